@@ -1,0 +1,46 @@
+#include "lexico/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "lexico/error.h"
+
+namespace lexico {
+
+namespace fs = std::filesystem;
+
+AtomicOutput::AtomicOutput(std::string final_path) : final_(std::move(final_path)) {
+  if (final_.empty() || final_ == "-") usage_error(final_, "an output file name is required here");
+  fs::path dir = fs::path(final_).parent_path();
+  if (dir.empty()) dir = ".";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) io_error(final_, "output folder {} does not exist", dir.string());
+  if (fs::is_directory(final_, ec)) io_error(final_, "output path is a folder");
+  if (access(dir.c_str(), W_OK) != 0) io_error(final_, "output folder {} is not writable", dir.string());
+  static std::atomic<int> counter{0};
+  temp_ = fmt::format("{}.tmp.{}.{}", final_, static_cast<long>(getpid()), counter++);
+}
+
+AtomicOutput::~AtomicOutput() {
+  if (!committed_) std::remove(temp_.c_str());
+}
+
+void AtomicOutput::commit() {
+  int fd = open(temp_.c_str(), O_RDONLY);
+  if (fd < 0) io_error(temp_, "cannot reopen temporary output: {}", std::strerror(errno));
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) io_error(final_, "cannot flush output to disk: {}", std::strerror(err));
+  if (std::rename(temp_.c_str(), final_.c_str()) != 0)
+    io_error(final_, "cannot rename {} into place: {}", temp_, std::strerror(errno));
+  committed_ = true;
+}
+
+}  // namespace lexico

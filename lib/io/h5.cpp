@@ -1,0 +1,394 @@
+#include "io/h5.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <cstring>
+#include <numeric>
+
+#include "lexico/error.h"
+
+namespace lexico::h5 {
+
+namespace {
+
+// HDF5 prints its error stack to stderr by default; lexico reports errors itself.
+struct SilenceHdf5 {
+  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const SilenceHdf5 silence_hdf5;
+
+hsize_t product(const std::vector<hsize_t>& shape) {
+  return std::accumulate(shape.begin(), shape.end(), hsize_t(1), std::multiplies<>());
+}
+
+}  // namespace
+
+Handle& Handle::operator=(Handle&& o) noexcept {
+  if (this != &o) {
+    reset();
+    id_ = o.id_;
+    closer_ = o.closer_;
+    o.id_ = H5I_INVALID_HID;
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && closer_) closer_(id_);
+  id_ = H5I_INVALID_HID;
+}
+
+hid_t f16_type() {
+  static const hid_t type = [] {
+    hid_t t = H5Tcopy(H5T_IEEE_F32LE);
+    H5Tset_fields(t, 15, 10, 5, 0, 10);
+    H5Tset_precision(t, 16);
+    H5Tset_size(t, 2);
+    H5Tset_ebias(t, 15);
+    return t;
+  }();
+  return type;
+}
+
+File File::open_read(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) bad_input(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) bad_input(path, "is a folder, not a file");
+  htri_t is = H5Fis_hdf5(path.c_str());
+  if (is <= 0) bad_input(path, "not an HDF5 file");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) bad_input(path, "cannot open as HDF5 (truncated or corrupt file?)");
+  return File(path, Handle(id, H5Fclose));
+}
+
+File File::open_rw(const std::string& path) {
+  if (H5Fis_hdf5(path.c_str()) <= 0) bad_input(path, "not an HDF5 file");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (id < 0) bad_input(path, "cannot open as HDF5 for appending (truncated or corrupt file?)");
+  return File(path, Handle(id, H5Fclose));
+}
+
+File File::create(const std::string& path) {
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) io_error(path, "cannot create HDF5 file");
+  return File(path, Handle(id, H5Fclose));
+}
+
+void File::flush() {
+  if (H5Fflush(file_.get(), H5F_SCOPE_GLOBAL) < 0) io_error(path_, "cannot flush (disk full?)");
+}
+
+bool File::exists(const std::string& obj) const {
+  if (obj == "/") return true;
+  // H5Lexists must be asked for every prefix of a path.
+  size_t pos = 0;
+  while ((pos = obj.find('/', pos + 1)) != std::string::npos) {
+    if (H5Lexists(file_.get(), obj.substr(0, pos).c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return H5Lexists(file_.get(), obj.c_str(), H5P_DEFAULT) > 0;
+}
+
+void File::create_group(const std::string& name) {
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle g(H5Gcreate2(file_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  if (!g) io_error(path_, "cannot create group {}", name);
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  Handle g(H5Gopen2(file_.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g) bad_input(path_, "missing group {}", group);
+  H5G_info_t info;
+  if (H5Gget_info(g.get(), &info) < 0) bad_input(path_, "cannot read group {}", group);
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t len = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) bad_input(path_, "cannot read member {} of group {}", i, group);
+    std::string name(static_cast<size_t>(len), '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size() + 1, H5P_DEFAULT);
+    names.push_back(std::move(name));
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+namespace {
+
+Handle open_object(const File& f, const std::string& obj) {
+  Handle h(H5Oopen(f.id(), obj.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!h) bad_input(f.path(), "missing object {}", obj);
+  return h;
+}
+
+void write_attr(const File& f, const std::string& obj, const std::string& name, hid_t type, hid_t space,
+                const void* data) {
+  Handle o = open_object(f, obj);
+  if (H5Aexists(o.get(), name.c_str()) > 0) H5Adelete(o.get(), name.c_str());
+  Handle a(H5Acreate2(o.get(), name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!a || H5Awrite(a.get(), type, data) < 0) io_error(f.path(), "cannot write attribute {}:{}", obj, name);
+}
+
+Handle open_attr(const File& f, const std::string& obj, const std::string& name) {
+  Handle o = open_object(f, obj);
+  Handle a(H5Aopen(o.get(), name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!a) bad_input(f.path(), "missing attribute '{}' on {}", name, obj);
+  return a;
+}
+
+hssize_t attr_elements(const File& f, const Handle& a, const std::string& name) {
+  Handle space(H5Aget_space(a.get()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) bad_input(f.path(), "unreadable attribute '{}'", name);
+  return n;
+}
+
+}  // namespace
+
+void File::set_attr(const std::string& obj, const std::string& name, const std::string& value) {
+  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type.get(), std::max<size_t>(value.size(), 1));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(type.get(), H5T_CSET_UTF8);
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  write_attr(*this, obj, name, type.get(), space.get(), padded.data());
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, int64_t value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  write_attr(*this, obj, name, H5T_NATIVE_INT64, space.get(), &value);
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, double value) {
+  Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+  write_attr(*this, obj, name, H5T_NATIVE_DOUBLE, space.get(), &value);
+}
+
+void File::set_attr(const std::string& obj, const std::string& name, const std::vector<double>& value) {
+  hsize_t n = value.size();
+  Handle space(n ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_NULL), H5Sclose);
+  write_attr(*this, obj, name, H5T_NATIVE_DOUBLE, space.get(), value.data());
+}
+
+bool File::has_attr(const std::string& obj, const std::string& name) const {
+  if (!exists(obj)) return false;
+  Handle o = open_object(*this, obj);
+  return H5Aexists(o.get(), name.c_str()) > 0;
+}
+
+std::string File::attr_string(const std::string& obj, const std::string& name) const {
+  Handle a = open_attr(*this, obj, name);
+  Handle type(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_STRING) bad_input(path_, "attribute '{}' is not a string", name);
+  if (attr_elements(*this, a, name) != 1) bad_input(path_, "attribute '{}' is not a single string", name);
+  if (H5Tis_variable_str(type.get()) > 0) {
+    Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+    char* s = nullptr;
+    if (H5Aread(a.get(), mem.get(), &s) < 0 || !s) bad_input(path_, "unreadable attribute '{}'", name);
+    std::string out(s);
+    H5free_memory(s);
+    return out;
+  }
+  size_t size = H5Tget_size(type.get());
+  std::string out(size, '\0');
+  Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mem.get(), size);
+  H5Tset_strpad(mem.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(mem.get(), H5Tget_cset(type.get()));
+  if (H5Aread(a.get(), mem.get(), out.data()) < 0) bad_input(path_, "unreadable attribute '{}'", name);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+int64_t File::attr_int(const std::string& obj, const std::string& name) const {
+  Handle a = open_attr(*this, obj, name);
+  Handle type(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER || attr_elements(*this, a, name) != 1)
+    bad_input(path_, "attribute '{}' on {} is not an integer", name, obj);
+  int64_t v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_INT64, &v) < 0) bad_input(path_, "unreadable attribute '{}'", name);
+  return v;
+}
+
+double File::attr_double(const std::string& obj, const std::string& name) const {
+  Handle a = open_attr(*this, obj, name);
+  Handle type(H5Aget_type(a.get()), H5Tclose);
+  H5T_class_t cls = H5Tget_class(type.get());
+  if ((cls != H5T_FLOAT && cls != H5T_INTEGER) || attr_elements(*this, a, name) != 1)
+    bad_input(path_, "attribute '{}' on {} is not a number", name, obj);
+  double v = 0;
+  if (H5Aread(a.get(), H5T_NATIVE_DOUBLE, &v) < 0) bad_input(path_, "unreadable attribute '{}'", name);
+  return v;
+}
+
+std::vector<double> File::attr_doubles(const std::string& obj, const std::string& name) const {
+  Handle a = open_attr(*this, obj, name);
+  Handle type(H5Aget_type(a.get()), H5Tclose);
+  H5T_class_t cls = H5Tget_class(type.get());
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) bad_input(path_, "attribute '{}' on {} is not numeric", name, obj);
+  std::vector<double> v(static_cast<size_t>(attr_elements(*this, a, name)));
+  if (!v.empty() && H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()) < 0)
+    bad_input(path_, "unreadable attribute '{}'", name);
+  return v;
+}
+
+void File::write_raw(const std::string& name, hid_t file_type, hid_t mem_type, const void* data,
+                     const std::vector<hsize_t>& shape, bool extendable, bool compress) {
+  std::vector<hsize_t> maxdims = shape;
+  if (extendable) maxdims[0] = H5S_UNLIMITED;
+  Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), maxdims.data()), H5Sclose);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  hsize_t total = product(shape);
+  if (extendable || compress) {
+    // Chunks of about 256 KiB of float32: whole rows, so row-range reads touch few chunks.
+    std::vector<hsize_t> chunk = shape;
+    const hsize_t row = product(std::vector<hsize_t>(shape.begin() + 1, shape.end()));
+    const hsize_t rows = std::max<hsize_t>(1, 65536 / std::max<hsize_t>(row, 1));
+    chunk[0] = extendable ? rows : std::max<hsize_t>(1, std::min(shape[0], rows));
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    if (compress) {
+      H5Pset_shuffle(dcpl.get());
+      H5Pset_deflate(dcpl.get(), 4);
+    }
+  }
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle ds(H5Dcreate2(file_.get(), name.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
+            H5Dclose);
+  if (!ds) io_error(path_, "cannot create dataset {}", name);
+  if (total > 0 && H5Dwrite(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    io_error(path_, "cannot write dataset {} (disk full?)", name);
+}
+
+void File::write_floats(const std::string& name, const float* data, const std::vector<hsize_t>& shape,
+                        Storage storage, bool extendable) {
+  write_raw(name, storage == Storage::F16 ? f16_type() : H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data, shape, extendable,
+            true);
+}
+void File::write_ints(const std::string& name, const int32_t* data, hsize_t n, bool extendable) {
+  write_raw(name, H5T_STD_I32LE, H5T_NATIVE_INT32, data, {n}, extendable, n > 4096 || extendable);
+}
+void File::write_u16(const std::string& name, const uint16_t* data, hsize_t n) {
+  write_raw(name, H5T_STD_U16LE, H5T_NATIVE_UINT16, data, {n}, false, n > 4096);
+}
+void File::write_u8(const std::string& name, const uint8_t* data, hsize_t n) {
+  write_raw(name, H5T_STD_U8LE, H5T_NATIVE_UINT8, data, {n}, false, n > 4096);
+}
+void File::write_u64(const std::string& name, const uint64_t* data, hsize_t n) {
+  write_raw(name, H5T_STD_U64LE, H5T_NATIVE_UINT64, data, {n}, false, n > 4096);
+}
+
+void File::append_raw(const std::string& name, hid_t mem_type, const void* data, hsize_t rows) {
+  Handle ds = open_dataset(name);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  hsize_t old_rows = dims[0];
+  dims[0] += rows;
+  if (H5Dset_extent(ds.get(), dims.data()) < 0) io_error(path_, "cannot extend dataset {}", name);
+  Handle fspace(H5Dget_space(ds.get()), H5Sclose);
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = old_rows;
+  count[0] = rows;
+  H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  Handle mspace(H5Screate_simple(rank, count.data(), nullptr), H5Sclose);
+  if (rows > 0 && H5Dwrite(ds.get(), mem_type, mspace.get(), fspace.get(), H5P_DEFAULT, data) < 0)
+    io_error(path_, "cannot append to dataset {} (disk full?)", name);
+}
+
+void File::append_floats(const std::string& name, const float* data, hsize_t rows) {
+  append_raw(name, H5T_NATIVE_FLOAT, data, rows);
+}
+void File::append_ints(const std::string& name, const int32_t* data, hsize_t n) {
+  append_raw(name, H5T_NATIVE_INT32, data, n);
+}
+
+Handle File::open_dataset(const std::string& name) const {
+  if (!exists(name)) bad_input(path_, "missing dataset {}", name);
+  Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds) bad_input(path_, "cannot open dataset {}", name);
+  return ds;
+}
+
+std::vector<hsize_t> File::shape(const std::string& name) const {
+  Handle ds = open_dataset(name);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank < 0) bad_input(path_, "unreadable shape of dataset {}", name);
+  std::vector<hsize_t> dims(static_cast<size_t>(rank));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  return dims;
+}
+
+bool File::is_float_dataset(const std::string& name) const {
+  Handle ds = open_dataset(name);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  return H5Tget_class(type.get()) == H5T_FLOAT;
+}
+
+std::vector<float> File::read_floats(const std::string& name, hsize_t row0, hsize_t rows) const {
+  Handle ds = open_dataset(name);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_FLOAT) bad_input(path_, "dataset {} is not floating point", name);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  int rank = H5Sget_simple_extent_ndims(space.get());
+  std::vector<hsize_t> dims(static_cast<size_t>(std::max(rank, 0)));
+  H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr);
+  if (dims.empty()) bad_input(path_, "dataset {} is a scalar, expected an array", name);
+  if (row0 > dims[0]) bad_input(path_, "dataset {}: row {} past its {} rows", name, row0, dims[0]);
+  rows = std::min(rows, dims[0] - row0);
+  std::vector<hsize_t> start(dims.size(), 0), count = dims;
+  start[0] = row0;
+  count[0] = rows;
+  std::vector<float> out(product(count));
+  if (out.empty()) return out;
+  H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
+  Handle mspace(H5Screate_simple(rank, count.data(), nullptr), H5Sclose);
+  if (H5Dread(ds.get(), H5T_NATIVE_FLOAT, mspace.get(), space.get(), H5P_DEFAULT, out.data()) < 0)
+    bad_input(path_, "cannot read dataset {} (truncated or corrupt file?)", name);
+  return out;
+}
+
+void File::read_raw(const std::string& name, hid_t mem_type, void* out, hsize_t expected) const {
+  Handle ds = open_dataset(name);
+  Handle type(H5Dget_type(ds.get()), H5Tclose);
+  if (H5Tget_class(type.get()) != H5T_INTEGER) bad_input(path_, "dataset {} is not integer", name);
+  if (expected > 0 && H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+    bad_input(path_, "cannot read dataset {} (truncated or corrupt file?)", name);
+}
+
+template <typename T>
+std::vector<T> File::read_vector(const std::string& name, hid_t mem_type) const {
+  auto dims = shape(name);
+  if (dims.size() != 1) bad_input(path_, "dataset {} must be 1-D", name);
+  std::vector<T> out(dims[0]);
+  read_raw(name, mem_type, out.data(), dims[0]);
+  return out;
+}
+
+std::vector<int32_t> File::read_ints(const std::string& name) const {
+  return read_vector<int32_t>(name, H5T_NATIVE_INT32);
+}
+std::vector<uint16_t> File::read_u16(const std::string& name) const {
+  return read_vector<uint16_t>(name, H5T_NATIVE_UINT16);
+}
+std::vector<uint8_t> File::read_u8(const std::string& name) const { return read_vector<uint8_t>(name, H5T_NATIVE_UINT8); }
+std::vector<uint64_t> File::read_u64(const std::string& name) const {
+  return read_vector<uint64_t>(name, H5T_NATIVE_UINT64);
+}
+
+void check_format(const File& f, const std::string& format, int64_t max_version) {
+  if (!f.has_attr("/", "format"))
+    bad_input(f.path(), "not a lexico file (no 'format' attribute; expected {})", format);
+  std::string got = f.attr_string("/", "format");
+  if (got != format) bad_input(f.path(), "is a '{}' file, expected '{}'", got, format);
+  int64_t version = f.attr_int("/", "version");
+  if (version < 1 || version > max_version)
+    bad_input(f.path(), "{} version {} is not supported (this lexico reads versions 1..{})", format, version,
+              max_version);
+}
+
+}  // namespace lexico::h5

@@ -306,6 +306,14 @@ void File::append_ints(const std::string& name, const int32_t* data, hsize_t n) 
   append_raw(name, H5T_NATIVE_INT32, data, n);
 }
 
+void File::truncate_rows(const std::string& name, hsize_t rows) {
+  std::vector<hsize_t> dims = shape(name);
+  if (dims.empty() || dims[0] < rows) bad_input(path_, "dataset {} has fewer than {} rows", name, rows);
+  dims[0] = rows;
+  Handle ds = open_dataset(name);
+  if (H5Dset_extent(ds.get(), dims.data()) < 0) io_error(path_, "cannot shrink dataset {}", name);
+}
+
 Handle File::open_dataset(const std::string& name) const {
   if (!exists(name)) bad_input(path_, "missing dataset {}", name);
   Handle ds(H5Dopen2(file_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);

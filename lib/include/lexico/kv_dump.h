@@ -79,6 +79,12 @@ class KvDumpWriter {
   // Records a free-form attribute (e.g. the harvest's progress for resume).
   void set_attr(const std::string& name, int64_t value);
   void set_attr(const std::string& name, const std::string& value);
+  int64_t attr_int(const std::string& name) const;
+  // Throws BadInput unless the string attribute `name` equals `expected`.
+  void check_attr(const std::string& name, const std::string& expected) const;
+  // Shrinks every array to its first n_tokens rows (drops an append that a
+  // crash left unrecorded before a resume).
+  void truncate(int64_t n_tokens);
   void flush();
   void close();
 

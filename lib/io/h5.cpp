@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 
@@ -11,9 +12,12 @@ namespace lexico::h5 {
 
 namespace {
 
-// HDF5 prints its error stack to stderr by default; lexico reports errors itself.
+// HDF5 prints its error stack to stderr by default; lexico reports errors
+// itself. LEXICO_HDF5_DEBUG=1 keeps HDF5's stack, for diagnosing a file.
 struct SilenceHdf5 {
-  SilenceHdf5() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  SilenceHdf5() {
+    if (!std::getenv("LEXICO_HDF5_DEBUG")) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const SilenceHdf5 silence_hdf5;
 
@@ -304,14 +308,6 @@ void File::append_floats(const std::string& name, const float* data, hsize_t row
 }
 void File::append_ints(const std::string& name, const int32_t* data, hsize_t n) {
   append_raw(name, H5T_NATIVE_INT32, data, n);
-}
-
-void File::truncate_rows(const std::string& name, hsize_t rows) {
-  std::vector<hsize_t> dims = shape(name);
-  if (dims.empty() || dims[0] < rows) bad_input(path_, "dataset {} has fewer than {} rows", name, rows);
-  dims[0] = rows;
-  Handle ds = open_dataset(name);
-  if (H5Dset_extent(ds.get(), dims.data()) < 0) io_error(path_, "cannot shrink dataset {}", name);
 }
 
 Handle File::open_dataset(const std::string& name) const {

@@ -79,8 +79,6 @@ class File {
   // Appends rows along the first dimension of an extendable dataset.
   void append_floats(const std::string& name, const float* data, hsize_t rows);
   void append_ints(const std::string& name, const int32_t* data, hsize_t n);
-  // Shrinks an extendable dataset to its first `rows` rows.
-  void truncate_rows(const std::string& name, hsize_t rows);
 
   std::vector<hsize_t> shape(const std::string& name) const;
   bool is_float_dataset(const std::string& name) const;

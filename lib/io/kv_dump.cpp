@@ -87,6 +87,7 @@ bool KvDumpReader::has_layer(int layer) const {
 
 std::vector<int32_t> KvDumpReader::tokens() const { return file_->read_ints("/tokens"); }
 std::vector<int32_t> KvDumpReader::positions() const { return file_->read_ints("/positions"); }
+int64_t KvDumpReader::attr_int(const std::string& name) const { return file_->attr_int("/", name); }
 
 std::vector<float> KvDumpReader::read(int layer, KvKind kind, int64_t token0, int64_t count) const {
   if (!has_layer(layer)) bad_input(path_, "has no layer {} (it holds layers {})", layer, fmt::join(info_.layers, ","));
@@ -168,27 +169,6 @@ void KvDumpWriter::append(const std::vector<int32_t>& tokens, const std::vector<
 
 void KvDumpWriter::set_attr(const std::string& name, int64_t value) { file_->set_attr("/", name, value); }
 void KvDumpWriter::set_attr(const std::string& name, const std::string& value) { file_->set_attr("/", name, value); }
-int64_t KvDumpWriter::attr_int(const std::string& name) const { return file_->attr_int("/", name); }
-
-void KvDumpWriter::check_attr(const std::string& name, const std::string& expected) const {
-  const std::string got = file_->has_attr("/", name) ? file_->attr_string("/", name) : "";
-  if (got != expected)
-    bad_input(path_, "cannot resume: it was made with other settings ({} instead of {})", got, expected);
-}
-
-void KvDumpWriter::truncate(int64_t n_tokens) {
-  if (n_tokens > n_tokens_) bad_input(path_, "cannot resume: holds {} tokens, {} recorded", n_tokens_, n_tokens);
-  const auto n = static_cast<hsize_t>(n_tokens);
-  file_->truncate_rows("/tokens", n);
-  file_->truncate_rows("/positions", n);
-  for (int l : info_.layers) {
-    file_->truncate_rows(layer_path(l, KvKind::Keys), n);
-    file_->truncate_rows(layer_path(l, KvKind::Values), n);
-    if (info_.has_prerope) file_->truncate_rows(layer_path(l, KvKind::KeysPreRope), n);
-  }
-  n_tokens_ = n_tokens;
-}
-
 void KvDumpWriter::flush() { file_->flush(); }
 void KvDumpWriter::close() {
   if (file_) {

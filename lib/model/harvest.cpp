@@ -1,7 +1,9 @@
 #include "lexico/harvest.h"
 
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "lexico/atomic_file.h"
@@ -48,6 +50,46 @@ std::vector<std::vector<int32_t>> harvest_windows(const std::vector<int32_t>& st
   return windows;
 }
 
+namespace {
+
+namespace fs = std::filesystem;
+
+// A finished run of windows, kept as a small complete dump so a kill can
+// never damage what was already written: segments are written under a
+// temporary name and renamed, and the final dump is assembled from them.
+std::string segment_path(const std::string& dir, size_t first_window) {
+  return fmt::format("{}/windows-{:09d}.h5", dir, first_window);
+}
+
+// Windows done so far in a partial folder, checking its segments are
+// contiguous; removes temporaries a kill left behind.
+size_t windows_in_partial(const std::string& dir, const std::string& settings) {
+  std::ifstream in(dir + "/settings.txt");
+  std::string got;
+  std::getline(in, got);
+  if (got != settings)
+    bad_input(dir, "cannot resume: it was made with other settings ({} instead of {})", got, settings);
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.find(".tmp.") != std::string::npos)
+      fs::remove(e.path());
+    else if (name.rfind("windows-", 0) == 0)
+      names.push_back(e.path().string());
+  }
+  std::sort(names.begin(), names.end());
+  size_t done = 0;
+  for (const std::string& name : names) {
+    KvDumpReader seg(name);
+    if (static_cast<size_t>(seg.attr_int("first_window")) != done)
+      bad_input(name, "segment does not continue at window {}", done);
+    done += static_cast<size_t>(seg.attr_int("n_windows"));
+  }
+  return done;
+}
+
+}  // namespace
+
 int64_t harvest(const Model& model, const std::string& model_name, const std::vector<std::vector<int32_t>>& windows,
                 const HarvestOptions& o, const std::string& output, bool resume, Progress* progress) {
   const ModelConfig& cfg = model.config();
@@ -67,26 +109,19 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
   if (info.layers.empty())
     for (int l = 0; l < cfg.n_layers; ++l) info.layers.push_back(l);
 
-  // The output's folder must be writable before hours of work start.
-  { AtomicOutput probe(output); }
+  AtomicOutput out(output);  // checks the folder before hours of work start
   const std::string partial = output + ".partial";
   const std::string settings = settings_key(o, windows.size());
   size_t done = 0;
-  int64_t tokens_done = 0;
-  std::unique_ptr<KvDumpWriter> writer;
-  if (resume && std::filesystem::exists(partial)) {
-    writer = std::make_unique<KvDumpWriter>(KvDumpWriter::resume(partial, info));
-    writer->check_attr("harvest_settings", settings);
-    done = static_cast<size_t>(writer->attr_int("windows_done"));
-    tokens_done = writer->attr_int("tokens_done");
-    if (done > windows.size()) bad_input(partial, "records {} windows done, but the run has {}", done, windows.size());
-    writer->truncate(tokens_done);  // drops a window written after the last checkpoint
+  if (resume && fs::is_directory(partial)) {
+    done = windows_in_partial(partial, settings);
+    if (done > windows.size()) bad_input(partial, "records {} windows, but the run has {}", done, windows.size());
   } else {
-    writer = std::make_unique<KvDumpWriter>(partial, info);
-    writer->set_attr("harvest_settings", settings);
-    writer->set_attr("windows_done", int64_t{0});
-    writer->set_attr("tokens_done", int64_t{0});
-    writer->flush();
+    fs::remove_all(partial);
+    if (!fs::create_directory(partial)) io_error(partial, "cannot create the folder for partial results");
+    AtomicOutput s(partial + "/settings.txt");
+    std::ofstream(s.temp_path()) << settings << "\n";
+    s.commit();
   }
   if (progress) {
     int64_t skipped = 0;
@@ -101,27 +136,38 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
   FullCache cache(cfg.cache_shape());
   std::vector<std::vector<float>> keys(n_layers), values(n_layers), pre(n_layers);
 
+  // Windows are grouped into segments of about this many tokens.
+  const size_t segment_tokens = 8192;
+  std::unique_ptr<AtomicOutput> seg_out;
+  std::unique_ptr<KvDumpWriter> seg;
+  size_t seg_first = done;
+  auto close_segment = [&](size_t next_window) {
+    seg->set_attr("first_window", static_cast<int64_t>(seg_first));
+    seg->set_attr("n_windows", static_cast<int64_t>(next_window - seg_first));
+    seg->close();
+    seg.reset();
+    seg_out->commit();
+    seg_out.reset();
+    seg_first = next_window;
+  };
+
   for (size_t w = done; w < windows.size(); ++w) {
     const std::vector<int32_t>& window = windows[w];
     const int n = static_cast<int>(window.size());
     const std::vector<int> keep = kept_tokens(w, n, o);
     cache.clear();
     // The observer copies the kept tokens' vectors of the recorded layers.
-    auto observer = [&](int layer, int64_t, int n_tokens, const float* k_pre, const float* k, const float* v) {
+    auto observer = [&](int layer, int64_t, int, const float* k_pre, const float* k, const float* v) {
       const int i = slot[static_cast<size_t>(layer)];
       if (i < 0) return;
-      (void)n_tokens;
-      auto& K = keys[i];
-      auto& V = values[i];
-      auto& P = pre[i];
-      K.resize(keep.size() * per_token);
-      V.resize(keep.size() * per_token);
-      if (o.prerope) P.resize(keep.size() * per_token);
+      keys[i].resize(keep.size() * per_token);
+      values[i].resize(keep.size() * per_token);
+      if (o.prerope) pre[i].resize(keep.size() * per_token);
       for (size_t r = 0; r < keep.size(); ++r) {
         const size_t src = static_cast<size_t>(keep[r]) * per_token;
-        std::copy_n(k + src, per_token, K.data() + r * per_token);
-        std::copy_n(v + src, per_token, V.data() + r * per_token);
-        if (o.prerope) std::copy_n(k_pre + src, per_token, P.data() + r * per_token);
+        std::copy_n(k + src, per_token, keys[i].data() + r * per_token);
+        std::copy_n(v + src, per_token, values[i].data() + r * per_token);
+        if (o.prerope) std::copy_n(k_pre + src, per_token, pre[i].data() + r * per_token);
       }
     };
     std::vector<int> ids(window.begin(), window.end());
@@ -138,18 +184,46 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
       vp.push_back(values[i].data());
       if (o.prerope) pp.push_back(pre[i].data());
     }
-    writer->append(tokens, positions, kp, vp, pp);
-    tokens_done += static_cast<int64_t>(tokens.size());
-    writer->set_attr("windows_done", static_cast<int64_t>(w + 1));
-    writer->set_attr("tokens_done", tokens_done);
-    writer->flush();
+    if (!seg) {
+      seg_out = std::make_unique<AtomicOutput>(segment_path(partial, w));
+      seg = std::make_unique<KvDumpWriter>(seg_out->temp_path(), info);
+    }
+    seg->append(tokens, positions, kp, vp, pp);
+    if (seg->n_tokens() >= static_cast<int64_t>(segment_tokens)) close_segment(w + 1);
     if (progress) progress->add(n);
   }
-  writer->close();
-  writer.reset();
-  if (std::rename(partial.c_str(), output.c_str()) != 0)
-    io_error(output, "cannot rename {} into place", partial);
-  return tokens_done;
+  if (seg) close_segment(windows.size());
+
+  // Assemble the segments, in window order, into the output.
+  int64_t written = 0;
+  {
+    KvDumpWriter writer(out.temp_path(), info);
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(partial))
+      if (e.path().filename().string().rfind("windows-", 0) == 0) names.push_back(e.path().string());
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      KvDumpReader r(name);
+      std::vector<std::vector<float>> k(n_layers), v(n_layers), p(n_layers);
+      std::vector<const float*> kp, vp, pp;
+      for (size_t i = 0; i < n_layers; ++i) {
+        k[i] = r.read(info.layers[i], KvKind::Keys);
+        v[i] = r.read(info.layers[i], KvKind::Values);
+        kp.push_back(k[i].data());
+        vp.push_back(v[i].data());
+        if (o.prerope) {
+          p[i] = r.read(info.layers[i], KvKind::KeysPreRope);
+          pp.push_back(p[i].data());
+        }
+      }
+      writer.append(r.tokens(), r.positions(), kp, vp, pp);
+    }
+    written = writer.n_tokens();
+    writer.close();
+  }
+  out.commit();
+  fs::remove_all(partial);
+  return written;
 }
 
 }  // namespace lexico

@@ -7,6 +7,7 @@
 #include "io/h5.h"
 #include "lexico/cli.h"
 #include "lexico/dictionary.h"
+#include "lexico/error.h"
 #include "lexico/kv_dump.h"
 
 using namespace lexico;
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
   poke->add_option("dataset", dataset)->required();
   poke->add_option("index", index)->required();
   poke->add_option("value", x)->required();
+  std::vector<std::string> shards;
+  std::string single;
+  auto* union_cmd = app.add_subcommand("shard-union", "check that shards i/n of a harvest interleave to the single run");
+  union_cmd->add_option("single", single)->required();
+  union_cmd->add_option("shards", shards)->required();
   CLI11_PARSE(app, argc, argv);
 
   return run_app("lexico-fixture", [&] {
@@ -75,6 +81,36 @@ int main(int argc, char** argv) {
       KvDumpWriter(out, info).close();
     } else if (*set) {
       h5::File::open_rw(file).set_attr("/", attr, value);
+    } else if (*union_cmd) {
+      // Windows start at position 0; shard i holds windows i, i+n, i+2n, ...
+      auto windows = [](const KvDumpReader& r) {
+        std::vector<std::pair<int64_t, int64_t>> w;  // [begin, end) token rows
+        auto pos = r.positions();
+        for (size_t t = 0; t < pos.size(); ++t)
+          if (pos[t] == 0) w.push_back({static_cast<int64_t>(t), 0});
+        for (size_t i = 0; i < w.size(); ++i)
+          w[i].second = i + 1 < w.size() ? w[i + 1].first : static_cast<int64_t>(pos.size());
+        return w;
+      };
+      KvDumpReader all(single);
+      const auto all_windows = windows(all);
+      std::vector<KvDumpReader> parts;
+      for (const auto& s : shards) parts.emplace_back(s);
+      std::vector<size_t> next(parts.size(), 0);
+      for (size_t w = 0; w < all_windows.size(); ++w) {
+        const size_t p = w % parts.size();
+        const auto pw = windows(parts[p]);
+        if (next[p] >= pw.size()) bad_input(shards[p], "lacks window {}", w);
+        const auto [b, e] = all_windows[w];
+        const auto [pb, pe] = pw[next[p]++];
+        if (pe - pb != e - b) bad_input(shards[p], "window {} has {} tokens, expected {}", w, pe - pb, e - b);
+        for (int l : all.info().layers)
+          for (KvKind kind : {KvKind::Keys, KvKind::Values})
+            if (all.read(l, kind, b, e - b) != parts[p].read(l, kind, pb, pe - pb))
+              bad_input(shards[p], "window {} layer {} {} differ from {}", w, l, kv_kind_name(kind), single);
+      }
+      for (size_t p = 0; p < parts.size(); ++p)
+        if (next[p] != windows(parts[p]).size()) bad_input(shards[p], "holds windows the single run lacks");
     } else if (*poke) {
       h5::File f = h5::File::open_rw(file);
       auto shape = f.shape(dataset);

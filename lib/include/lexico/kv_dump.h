@@ -45,6 +45,8 @@ class KvDumpReader {
   bool has_layer(int layer) const;
   std::vector<int32_t> tokens() const;
   std::vector<int32_t> positions() const;
+  // An integer root attribute (e.g. recorded by the harvest).
+  int64_t attr_int(const std::string& name) const;
   // Rows [token0, token0 + count) of one layer's array as float32,
   // [count, n_kv_heads, head_dim] row-major. Rejects NaN/Inf, naming the
   // layer and token.
@@ -79,12 +81,6 @@ class KvDumpWriter {
   // Records a free-form attribute (e.g. the harvest's progress for resume).
   void set_attr(const std::string& name, int64_t value);
   void set_attr(const std::string& name, const std::string& value);
-  int64_t attr_int(const std::string& name) const;
-  // Throws BadInput unless the string attribute `name` equals `expected`.
-  void check_attr(const std::string& name, const std::string& expected) const;
-  // Shrinks every array to its first n_tokens rows (drops an append that a
-  // crash left unrecorded before a resume).
-  void truncate(int64_t n_tokens);
   void flush();
   void close();
 

@@ -1,0 +1,87 @@
+// One dictionary's training, step by step (the Lexico recipe): a mini-batch is
+// sparse-coded by OMP at fixed sparsity against the current D; with the codes
+// held fixed, the loss (1/b) Σ ‖x − D y‖² is differentiated with respect to
+// D; the gradient is projected off each atom's radial direction, Adam takes a
+// step, and the atoms are renormalised to unit length. Atoms no vector has
+// used for a while are restarted from the batch's worst residuals.
+//
+// Every result is independent of the thread count: OMP codes each vector on
+// its own, and the gradient sums each atom's users in vector order.
+#pragma once
+#include <Eigen/Core>
+#include <cstdint>
+#include <vector>
+
+#include "lexico/adam.h"
+#include "lexico/sparse_codes.h"
+
+namespace lexico {
+
+// Scales each column to unit length; a zero column (no direction left)
+// becomes the unit vector e_(j mod m).
+void normalize_columns(Eigen::MatrixXf& d);
+
+// Removes from each column g_j of grad its component along the unit atom d_j
+// (g_j ← g_j − d_j d_jᵀ g_j): the part that would only change d_j's length,
+// which renormalisation undoes anyway.
+void project_radial(const Eigen::MatrixXf& d, Eigen::MatrixXf& grad);
+
+// ∂/∂D of (1/b) Σ_v ‖r_v‖² with the codes held fixed, for residuals
+// R = X − D Y (m×b): −(2/b) R Yᵀ, an m×codes.n_atoms matrix.
+Eigen::MatrixXf reconstruction_gradient(const Eigen::MatrixXf& residual, const SparseCoefs& codes);
+
+// Cosine decay from lr at step 0 towards 0 at total_steps:
+// lr · ½ (1 + cos(π · step / total_steps)).
+double cosine_lr(double lr, int64_t step, int64_t total_steps);
+
+// m×n, entries uniform in [−1, 1) from SplitMix64(seed), columns normalised.
+Eigen::MatrixXf random_dictionary(int m, int n, uint64_t seed);
+
+struct LearnerOptions {
+  int sparsity = 8;     // s: atoms per vector in the codes
+  int dead_after = 50;  // restart an atom after this many steps unused; 0 = never
+  int threads = 0;      // OpenMP threads for the codes; 0 = all
+  AdamOptions adam;
+};
+
+class DictionaryLearner {
+ public:
+  // init: m×N with unit-norm columns.
+  DictionaryLearner(Eigen::MatrixXf init, LearnerOptions options);
+
+  const Eigen::MatrixXf& dictionary() const { return dict_; }
+  int64_t steps() const { return steps_; }
+  int64_t restarted() const { return restarted_; }  // atoms re-initialised so far
+  const Adam& adam() const { return adam_; }
+  // Steps since each atom was last used by a code.
+  const std::vector<int64_t>& idle() const { return idle_; }
+
+  // One training step on the columns of batch (m×b) at learning rate lr.
+  // Returns Σ_v ‖x_v − D y_v‖² of the batch before the update.
+  double step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr);
+  // Mean relative reconstruction error ‖x − D y‖ / ‖x‖ of the columns of
+  // vectors with s-sparse OMP codes.
+  double mean_rre(const Eigen::MatrixXf& vectors) const;
+
+  // Checkpoint state: everything step() depends on besides its arguments.
+  struct State {
+    Eigen::MatrixXf dictionary, adam_first, adam_second;
+    std::vector<int64_t> adam_steps, idle;
+    int64_t steps = 0, restarted = 0;
+  };
+  State state() const;
+  void restore(State state);
+
+ private:
+  // Replaces atoms idle for dead_after steps by the normalised residuals of
+  // the batch's worst-reconstructed vectors (largest ‖r‖², then lowest index).
+  void restart_dead_atoms(const Eigen::MatrixXf& residual, const std::vector<double>& squared_errors);
+
+  LearnerOptions options_;
+  Eigen::MatrixXf dict_;
+  Adam adam_;
+  std::vector<int64_t> idle_;
+  int64_t steps_ = 0, restarted_ = 0;
+};
+
+}  // namespace lexico

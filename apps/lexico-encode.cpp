@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "lexico/cli.h"
+#include "lexico/cli_parse.h"
 #include "lexico/codes_file.h"
 #include "lexico/dump_encoding.h"
 #include "lexico/error.h"
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
   app.add_option("-t,--threads", opt.omp.threads, "threads (0 = all cores)")->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no summary line");
   app.set_version_flag("--version", "lexico-encode " LEXICO_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
 
   return run_app("lexico-encode", [&] {
     set_threads(opt.omp.threads);

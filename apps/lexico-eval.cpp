@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "lexico/cli.h"
+#include "lexico/cli_parse.h"
 #include "lexico/codes_file.h"
 #include "lexico/dump_encoding.h"
 #include "lexico/error.h"
@@ -29,7 +30,7 @@ int main(int argc, char** argv) {
   recon->add_option("-l,--layers", layers, "layers to score, e.g. 0-3,7 (default: all)");
   recon->add_option("-t,--threads", opt.omp.threads, "threads (0 = all cores)")->capture_default_str();
   recon->add_flag("--json", json, "print JSON instead of a table");
-  CLI11_PARSE(app, argc, argv);
+  if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
 
   return run_app("lexico-eval", [&] {
     set_threads(opt.omp.threads);

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "lexico/cli.h"
+#include "lexico/cli_parse.h"
 #include "lexico/corpus.h"
 #include "lexico/error.h"
 #include "lexico/harvest.h"
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   app.add_option("--hidden-sparsity", spec.hidden_sparsity, "synthetic: atoms per vector")->capture_default_str();
   app.add_option("--noise", spec.noise, "synthetic: noise standard deviation")->capture_default_str();
   app.set_version_flag("--version", "lexico-harvest " LEXICO_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
 
   return run_app("lexico-harvest", [&] {
     set_threads(threads);

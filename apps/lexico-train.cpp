@@ -9,6 +9,7 @@
 #include <fmt/ranges.h>
 
 #include "lexico/cli.h"
+#include "lexico/cli_parse.h"
 #include "lexico/dictionary_training.h"
 #include "lexico/error.h"
 
@@ -85,12 +86,7 @@ int main(int argc, char** argv) {
   std::string merged;
   merge->add_option("files", inputs, "dictionary files (HDF5, from lexico-train)")->required();
   merge->add_option("-o,--output", merged, "dictionary file to write (HDF5)")->required();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; any other parse error is a usage error (2).
-    return app.exit(e) == 0 ? 0 : static_cast<int>(ErrorKind::Usage);
-  }
+  if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
 
   return run_app("lexico-train", [&] {
     const auto start = std::chrono::steady_clock::now();

@@ -67,8 +67,14 @@ expect_error 3 "codes.h5: was made with another dictionary than other.h5" "" -- 
   lexico-eval recon dump.h5 -d other.h5 -c codes.h5
 expect_error 3 "text.h5: not an HDF5 file" "" -- lexico-eval recon dump.h5 -d dict.h5 -c text.h5
 
+# A malformed command line is a usage error (2), for every executable.
+for exe in lexico-encode lexico-eval lexico-harvest lexico-train; do
+  rc=0
+  $exe --no-such-option >/dev/null 2>&1 || rc=$?
+  [ "$rc" -eq 2 ] || fail "$exe --no-such-option exited $rc, expected 2"
+done
 # Every executable answers --help and --version.
-for exe in lexico-encode lexico-eval lexico-harvest; do
+for exe in lexico-encode lexico-eval lexico-harvest lexico-train; do
   $exe --help >/dev/null || fail "$exe --help"
   $exe --version | grep -q "^$exe " || fail "$exe --version"
 done

@@ -34,6 +34,9 @@ class KvCache {
   virtual int64_t length(int layer) const = 0;
   // Bytes actually held (payload, buffers and per-cache shared tables).
   virtual size_t bytes() const = 0;
+  // bytes() less the tables a cache shares with every other request (Lexico's
+  // dictionaries and Gram matrices): what one more sequence costs.
+  virtual size_t payload_bytes() const { return bytes(); }
   // Bytes the same positions would take as FP16 keys and values.
   size_t fp16_bytes() const;
   virtual void clear() = 0;

@@ -42,6 +42,21 @@ printf '{"prompt": "Tom had a dog"}\n{"prompt": "The sun"}\n' >p.jsonl
 "${G[@]}" "Once upon a time" -n 300 -c lexico -d dict.h5 --kv-budget 100 2>summary.txt >/dev/null
 grep -q "cache lexico:.*s=" summary.txt || fail "--kv-budget did not pick s: $(cat summary.txt)"
 
+# lexico-eval perplexity and kl on the same model.
+E=(-m "$S/stories260K.bin" --tokenizer "$S/tok512.bin" "${LEXICO_SHARED_DIR}/data/wikitext-2/wiki.test.raw" --ctx 128
+   --max-tokens 512 -t 1 --json)
+lexico-eval kl "${E[@]}" -c full >full.json
+grep -q '"mean_kl": 0, "top1_agreement": 1' full.json || fail "full against full: $(cat full.json)"
+grep -q '"tokens": 508' full.json || fail "4 windows of 128 tokens predict 508: $(cat full.json)"
+lexico-eval kl "${E[@]}" -c lexico:s=2 -d dict.h5 >lexico.json
+lexico-eval perplexity "${E[@]}" -c lexico:s=2 -d dict.h5 >ppl.json
+ppl_full=$(sed -E 's/.*"perplexity": ([0-9.e+-]+).*/\1/' full.json)
+ppl_lex=$(sed -E 's/.*"perplexity": ([0-9.e+-]+).*/\1/' ppl.json)
+kl_lex=$(sed -E 's/.*"mean_kl": ([0-9.e+-]+).*/\1/' lexico.json)
+awk -v a="$ppl_full" -v b="$ppl_lex" -v k="$kl_lex" 'BEGIN { exit !(a > 20 && a < 1000 && b != a && k > 0) }' ||
+  fail "perplexity full $ppl_full, lexico $ppl_lex, KL $kl_lex"
+grep -q "\"perplexity\": $ppl_lex" lexico.json || fail "kl and perplexity modes disagree on perplexity"
+
 # Bad input.
 expect_error 2 "unknown cache 'zip'" "" -- "${G[@]}" "hi" -c zip
 expect_error 2 "--dictionary: cache 'lexico:s=4' needs a dictionary" "" -- "${G[@]}" "hi" -c lexico:s=4

@@ -1,0 +1,33 @@
+// ggml tensor types, numbered as in GGUF files, and their dequantization.
+// Quantized types store fixed-size blocks along a row; a block's layout is
+// described beside its dequantizer in lib/model/quant.cpp.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace lexico {
+
+enum class GgmlType : uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  BF16 = 30,
+};
+
+// Whether this reader can dequantize a type number found in a file.
+bool ggml_type_supported(uint32_t type);
+// "Q4_K"; also names the ggml types this reader does not support; "unknown" otherwise.
+std::string ggml_type_name(uint32_t type);
+// Elements per block (1 for plain float types) and bytes per block.
+int ggml_block_size(GgmlType type);
+int ggml_block_bytes(GgmlType type);
+
+// Dequantizes n elements (a multiple of the block size) from src to dst.
+void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
+
+}  // namespace lexico

@@ -1,0 +1,350 @@
+// Decode attention over the compressed cache vs dense FP16 attention over the
+// same context, at Llama-3.1-8B shapes (32 query heads, 8 KV heads, head_dim
+// 128, N = 4096): context 4k–128k, batch 1–32.
+//
+//   bench_cuda_attention [--quick]
+//
+// Dense references, both measured in the same run: the flash-decoding kernel
+// of this library and cuBLAS (strided-batched GEMMs + a softmax kernel); the
+// faster is the reference of the ratio. Inputs rotate over several copies
+// (layers) so that no timing runs out of L2. Per row: times (ms), speed-up,
+// the bytes the compressed layer takes (measured allocation = accounted
+// bytes) against the dense layer, and the peak GPU memory.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <cuda_fp16.h>
+
+#include "../src/common.cuh"
+#include "lexico/cuda/attention.h"
+#include "lexico/cuda/device.h"
+
+using namespace lexico;
+using namespace lexico::cuda;
+
+namespace {
+
+#define CUBLAS_CHECK(call)                                                         \
+  do {                                                                             \
+    const cublasStatus_t st_ = (call);                                             \
+    if (st_ != CUBLAS_STATUS_SUCCESS) {                                            \
+      std::fprintf(stderr, "%s failed: status %d\n", #call, int(st_));             \
+      std::exit(1);                                                                \
+    }                                                                              \
+  } while (0)
+
+__device__ __forceinline__ uint32_t hash(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return uint32_t(x);
+}
+__device__ __forceinline__ float uniform(uint64_t key) { return (hash(key) >> 8) * (1.0f / 16777216.0f) * 2.0f - 1.0f; }
+
+__global__ void fill_half(__half* p, size_t n, uint64_t seed, float scale) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    p[i] = __float2half_rn(scale * uniform(seed * 0x9E3779B97F4A7C15ull + i));
+}
+__global__ void fill_codes(uint16_t* idx, uint8_t* code, size_t rows, int s, int n_atoms, uint64_t seed) {
+  for (size_t r = blockIdx.x * size_t(blockDim.x) + threadIdx.x; r < rows; r += size_t(gridDim.x) * blockDim.x) {
+    const uint32_t start = hash(seed * 31 + r);
+    for (int i = 0; i < s; ++i) {
+      idx[r * s + i] = uint16_t((start + uint32_t(i) * 2654435761u) % uint32_t(n_atoms));  // distinct for s ≤ N
+      code[r * s + i] = dev::fp8_encode(0.5f * uniform(seed * 77 + r * s + i));
+    }
+  }
+}
+__global__ void to_half(const float* in, __half* out, size_t n) {
+  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x)
+    out[i] = __float2half_rn(in[i]);
+}
+// Row-wise softmax of [rows][T] scores into FP16 probabilities.
+__global__ void softmax_rows(const float* scores, __half* probs, int64_t t) {
+  __shared__ float red[32];
+  const float* row = scores + size_t(blockIdx.x) * t;
+  __half* out = probs + size_t(blockIdx.x) * t;
+  float mx = -INFINITY;
+  for (int64_t i = threadIdx.x; i < t; i += blockDim.x) mx = fmaxf(mx, row[i]);
+  mx = dev::warp_max(mx);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = mx;
+  __syncthreads();
+  mx = -INFINITY;
+  for (int w = 0; w < int(blockDim.x >> 5); ++w) mx = fmaxf(mx, red[w]);
+  __syncthreads();
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < t; i += blockDim.x) sum += __expf(row[i] - mx);
+  sum = dev::warp_sum(sum);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = sum;
+  __syncthreads();
+  sum = 0.0f;
+  for (int w = 0; w < int(blockDim.x >> 5); ++w) sum += red[w];
+  const float inv = 1.0f / sum;
+  for (int64_t i = threadIdx.x; i < t; i += blockDim.x) out[i] = __float2half_rn(__expf(row[i] - mx) * inv);
+}
+
+unsigned grid_for(size_t n) { return unsigned(std::min<size_t>((n + 255) / 256, 65535)); }
+
+size_t peak_process_bytes = 0;
+void sample_memory() {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) peak_process_bytes = std::max(peak_process_bytes, total_b - free_b);
+}
+
+// Mean ms per call over `reps` calls of f(i) (i cycles through the sets),
+// median of 5 such rounds.
+bool g_profile = false;  // --profile: each path runs twice, untimed (for ncu)
+
+template <typename F>
+double time_calls(F&& f, int reps) {
+  if (g_profile) {
+    f(0);
+    f(0);
+    LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+    return 0.0;
+  }
+  cudaEvent_t a, b;
+  LEXICO_CUDA_CHECK(cudaEventCreate(&a));
+  LEXICO_CUDA_CHECK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) f(i);
+  std::vector<double> rounds;
+  int call = 0;
+  for (int r = 0; r < 5; ++r) {
+    LEXICO_CUDA_CHECK(cudaEventRecord(a));
+    for (int i = 0; i < reps; ++i) f(call++);
+    LEXICO_CUDA_CHECK(cudaEventRecord(b));
+    LEXICO_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    LEXICO_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    rounds.push_back(ms / reps);
+  }
+  sample_memory();
+  cudaEventDestroy(a);
+  cudaEventDestroy(b);
+  std::sort(rounds.begin(), rounds.end());
+  return rounds[2];
+}
+
+struct SparseSet {
+  DeviceBuffer<uint16_t> ki, vi, kb, vb;
+  DeviceBuffer<uint8_t> kc, vc;
+  DeviceBuffer<float> dk, dv;
+  CompressedKv view;
+};
+
+struct DenseSet {
+  DeviceBuffer<uint16_t> k, v;
+};
+
+int n_sets_for(size_t bytes) {
+  const size_t want = size_t(256) << 20;
+  return int(std::clamp<size_t>((want + bytes - 1) / bytes, 1, 64));
+}
+
+struct Row {
+  int64_t context;
+  int batch, s;
+  double sparse_ms, flash_ms, cublas_ms;
+  double sparse_mib, dense_mib, check;
+};
+
+Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<float>& dict_host) {
+  const int H = 32, KV = 8, G = H / KV, m = 128, N = 4096, B = 128;
+  Row row{context, batch, s, 0, 0, 0, 0, 0, 0};
+  DecodeShape shape;
+  shape.batch = batch;
+  shape.n_heads = H;
+  shape.n_kv_heads = KV;
+  shape.head_dim = m;
+  shape.n_atoms = N;
+  shape.sparsity = s;
+  shape.compressed_capacity = context - B;
+  shape.buffer_capacity = B;
+  const size_t rows = size_t(batch) * KV * shape.compressed_capacity;
+  const size_t brows = size_t(batch) * KV * B;
+  const size_t layer_bytes = compressed_kv_bytes(shape);
+  const size_t dict_bytes = size_t(2) * N * m * sizeof(float);
+  const int sets = n_sets_for(layer_bytes + dict_bytes);
+  // q and out.
+  DeviceBuffer<float> q(size_t(batch) * H * m), out(size_t(batch) * H * m), out2(size_t(batch) * H * m);
+  {
+    std::vector<float> hq(q.size());
+    std::mt19937 rng(context + batch);
+    std::normal_distribution<float> normal;
+    for (auto& v : hq) v = normal(rng);
+    LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), hq.data(), q.bytes(), cudaMemcpyHostToDevice));
+  }
+  std::vector<int32_t> tc(batch, int32_t(shape.compressed_capacity)), tb(batch, B), td(batch, int32_t(context));
+  DeviceBuffer<int32_t> tcd(batch), tbd(batch), tdd(batch);
+  LEXICO_CUDA_CHECK(cudaMemcpy(tcd.data(), tc.data(), batch * 4, cudaMemcpyHostToDevice));
+  LEXICO_CUDA_CHECK(cudaMemcpy(tbd.data(), tb.data(), batch * 4, cudaMemcpyHostToDevice));
+  LEXICO_CUDA_CHECK(cudaMemcpy(tdd.data(), td.data(), batch * 4, cudaMemcpyHostToDevice));
+
+  // ---- compressed ----
+  {
+    const size_t before = device_bytes_in_use();
+    std::vector<SparseSet> ss(sets);
+    for (int i = 0; i < sets; ++i) {
+      SparseSet& st = ss[i];
+      st.ki.resize(rows * s, "key indices");
+      st.vi.resize(rows * s, "value indices");
+      st.kc.resize(rows * s, "key codes");
+      st.vc.resize(rows * s, "value codes");
+      st.kb.resize(brows * m, "key buffer");
+      st.vb.resize(brows * m, "value buffer");
+      if (i == 0) {
+        const size_t measured = device_bytes_in_use() - before;
+        row.sparse_mib = measured / 1048576.0;
+        if (measured != layer_bytes)
+          std::printf("WARNING: compressed layer allocation %zu bytes != accounted %zu\n", measured, layer_bytes);
+      }
+      st.dk.resize(size_t(N) * m, "key dictionary");
+      st.dv.resize(size_t(N) * m, "value dictionary");
+      LEXICO_CUDA_CHECK(cudaMemcpy(st.dk.data(), dict_host.data(), st.dk.bytes(), cudaMemcpyHostToDevice));
+      LEXICO_CUDA_CHECK(cudaMemcpy(st.dv.data(), dict_host.data() + size_t(N) * m, st.dv.bytes(), cudaMemcpyHostToDevice));
+      fill_codes<<<grid_for(rows), 256>>>(st.ki.data(), st.kc.data(), rows, s, N, 11 + i);
+      fill_codes<<<grid_for(rows), 256>>>(st.vi.data(), st.vc.data(), rows, s, N, 23 + i);
+      fill_half<<<grid_for(brows * m), 256>>>(reinterpret_cast<__half*>(st.kb.data()), brows * m, 5 + i, 0.5f);
+      fill_half<<<grid_for(brows * m), 256>>>(reinterpret_cast<__half*>(st.vb.data()), brows * m, 7 + i, 0.5f);
+      LEXICO_CUDA_CHECK_LAUNCH();
+      st.view = CompressedKv{st.ki.data(), st.kc.data(), st.vi.data(), st.vc.data(), st.kb.data(), st.vb.data(),
+                             tcd.data(),   tbd.data(),   st.dk.data(), st.dv.data()};
+    }
+    SparseDecodeAttention attention(shape);
+    row.sparse_ms = time_calls(
+        [&](int i) { attention.run(ss[i % sets].view, q.data(), out.data(), batch, shape.compressed_capacity); },
+        std::max(10, 2 * sets));
+  }
+  // ---- dense FP16 ----
+  {
+    const size_t elems = size_t(batch) * KV * context * m;
+    row.dense_mib = 2.0 * elems * 2 / 1048576.0;
+    const int dsets = n_sets_for(2 * elems * 2);
+    std::vector<DenseSet> ds(dsets);
+    for (int i = 0; i < dsets; ++i) {
+      ds[i].k.resize(elems, "dense keys");
+      ds[i].v.resize(elems, "dense values");
+      fill_half<<<grid_for(elems), 256>>>(reinterpret_cast<__half*>(ds[i].k.data()), elems, 100 + i, 1.0f);
+      fill_half<<<grid_for(elems), 256>>>(reinterpret_cast<__half*>(ds[i].v.data()), elems, 200 + i, 1.0f);
+      LEXICO_CUDA_CHECK_LAUNCH();
+    }
+    DecodeShape dshape = shape;
+    dshape.compressed_capacity = context;
+    DenseDecodeAttention flash(dshape);
+    row.flash_ms = time_calls(
+        [&](int i) {
+          flash.run(ds[i % dsets].k.data(), ds[i % dsets].v.data(), context, tdd.data(), q.data(), out.data(), batch,
+                    context);
+        },
+        std::max(10, 2 * dsets));
+    // cuBLAS: scores = Kᵀq per (b, kv) → softmax → V·p.
+    DeviceBuffer<__half> q16(q.size());
+    DeviceBuffer<float> scores(size_t(batch) * KV * G * context);
+    DeviceBuffer<__half> probs(scores.size());
+    const float alpha = 1.0f / std::sqrt(float(m)), one = 1.0f, zero = 0.0f;
+    auto cublas_call = [&](int i) {
+      const DenseSet& d = ds[i % dsets];
+      to_half<<<grid_for(q.size()), 256>>>(q.data(), q16.data(), q.size());
+      CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, int(context), G, m, &alpha, d.k.data(),
+                                              CUDA_R_16F, m, context * m, q16.data(), CUDA_R_16F, m, G * m, &zero,
+                                              scores.data(), CUDA_R_32F, int(context), G * context, batch * KV,
+                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      softmax_rows<<<batch * KV * G, 1024>>>(scores.data(), probs.data(), context);
+      CUBLAS_CHECK(cublasGemmStridedBatchedEx(blas, CUBLAS_OP_N, CUBLAS_OP_N, m, G, int(context), &one, d.v.data(),
+                                              CUDA_R_16F, m, context * m, probs.data(), CUDA_R_16F, int(context),
+                                              G * context, &zero, out2.data(), CUDA_R_32F, m, G * m, batch * KV,
+                                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    };
+    row.cublas_ms = time_calls(cublas_call, std::max(10, 2 * dsets));
+    // Same inputs through both dense paths: they must agree (FP16 probabilities in the cuBLAS path).
+    flash.run(ds[0].k.data(), ds[0].v.data(), context, tdd.data(), q.data(), out.data(), batch, context);
+    cublas_call(0);
+    LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<float> a(out.size()), b(out.size());
+    LEXICO_CUDA_CHECK(cudaMemcpy(a.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+    LEXICO_CUDA_CHECK(cudaMemcpy(b.data(), out2.data(), out2.bytes(), cudaMemcpyDeviceToHost));
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      diff += double(a[i] - b[i]) * (a[i] - b[i]);
+      norm += double(b[i]) * b[i];
+    }
+    row.check = std::sqrt(diff / std::max(norm, 1e-30));
+  }
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  g_profile = argc > 1 && std::strcmp(argv[1], "--profile") == 0;
+  const DeviceInfo& info = device_info();
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  std::printf("bench_cuda_attention  %s\nGPU: %s\n", date, info.summary().c_str());
+  if (!info.usable) {
+    std::printf("no usable GPU: nothing to measure\n");
+    return 0;
+  }
+  try {
+    cublasHandle_t blas;
+    CUBLAS_CHECK(cublasCreate(&blas));
+    // Random unit-norm dictionaries (keys then values), float32 [N][m].
+    const int N = 4096, m = 128;
+    std::vector<float> dict(size_t(2) * N * m);
+    {
+      std::mt19937 rng(3);
+      std::normal_distribution<float> normal;
+      for (size_t a = 0; a < size_t(2) * N; ++a) {
+        double n2 = 0;
+        for (int e = 0; e < m; ++e) n2 += std::pow(dict[a * m + e] = normal(rng), 2);
+        for (int e = 0; e < m; ++e) dict[a * m + e] /= float(std::sqrt(n2));
+      }
+    }
+    std::printf("shapes: 32 query heads, 8 KV heads, head_dim 128, N = 4096, buffer 128 tokens FP16; one layer, "
+                "one new token per sequence\n");
+    std::printf("%8s %5s %3s %10s %10s %10s %8s %10s %10s %7s\n", "context", "batch", "s", "sparse_ms", "flash_ms",
+                "cublas_ms", "speedup", "sparse_MiB", "dense_MiB", "check");
+    std::vector<int64_t> contexts = {4096, 16384, 32768, 65536, 131072};
+    std::vector<int> batches = {1, 8, 32};
+    if (quick || g_profile) {
+      contexts = {4096, 32768};
+      batches = {1, 8};
+    }
+    if (g_profile) contexts = {32768};
+    std::vector<Row> rows;
+    for (int s : {16, 8}) {
+      if (g_profile && s == 8) break;
+      for (int64_t ctx : contexts)
+        for (int b : batches) {
+          if (s == 8 && (b == 32 || ctx < 32768)) continue;  // s = 8: a few points only
+          const Row r = bench_one(ctx, b, s, blas, dict);
+          const double best = std::min(r.flash_ms, r.cublas_ms);
+          std::printf("%8lld %5d %3d %10.4f %10.4f %10.4f %7.2fx %10.1f %10.1f %7.1e\n", (long long)r.context, r.batch,
+                      r.s, r.sparse_ms, r.flash_ms, r.cublas_ms, best / r.sparse_ms, r.sparse_mib, r.dense_mib, r.check);
+          std::fflush(stdout);
+          rows.push_back(r);
+        }
+    }
+    cublasDestroy(blas);
+    sample_memory();
+    std::printf("speedup = min(flash, cuBLAS) / sparse; sparse_MiB = measured allocation of the compressed layer "
+                "(= accounted bytes: 3·s per vector + FP16 buffer); check = flash vs cuBLAS relative difference\n");
+    std::printf("peak GPU memory: %.1f MiB allocated by lexico buffers at most; %.1f MiB in use on the device at "
+                "most\n",
+                device_bytes_peak() / 1048576.0, peak_process_bytes / 1048576.0);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cuda_attention: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

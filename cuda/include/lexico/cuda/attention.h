@@ -1,0 +1,103 @@
+// Decode attention over a Lexico-compressed KV cache, without densifying
+// (the GPU twin of LexicoCache::attend for one new token per sequence), and
+// the dense FP16 flash-decoding kernel it is measured against.
+//
+// Per layer, per sequence b and query head h (KV head kv = h / (H / n_kv)):
+//   qD = D_kᵀ q / √m                         (N numbers; one kernel for all heads)
+//   score_t = Σ_i c_{t,i} · qD[i_{t,i}]       (compressed token t: s FP8 codes)
+//   score_t = q·k_t / √m                       (buffer token t: FP16)
+//   p = softmax over both (one max, one sum)
+//   out = D_v · (Σ_t p_t Σ_i c'_{t,i} e_{i'_{t,i}}) + Σ_buffer p_t v_t
+// The value weights accumulate in the N-dim coefficient domain (shared-memory
+// atomics) and D_v is applied once per head. The token range is split over
+// blocks (flash-decoding); partial maxima, sums and coefficient vectors are
+// merged by a fourth kernel and D_v applied by the last. Four kernels and a
+// memset a call.
+//
+// Layout (fixed-s rows, as LexicoCache's δ = 0 storage; a code that OMP ended
+// early carries zero coefficients): per sequence and KV head, tokens oldest
+// first, capacity T_cap rows.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <cuda_runtime_api.h>
+
+#include "lexico/cuda/device.h"
+
+namespace lexico::cuda {
+
+struct DecodeShape {
+  int batch = 1;       // sequences (upper bound for run())
+  int n_heads = 32;    // query heads H
+  int n_kv_heads = 8;  // H % n_kv_heads == 0
+  int head_dim = 128;  // m: 64 or 128
+  int n_atoms = 4096;  // N
+  int sparsity = 16;   // s: non-zeros per stored row
+  int64_t compressed_capacity = 0;  // T_cap: rows per (sequence, KV head)
+  int buffer_capacity = 128;        // B_cap: FP16 rows per (sequence, KV head)
+};
+
+// One layer's compressed cache on the device (pointers not owned).
+struct CompressedKv {
+  const uint16_t* key_indices = nullptr;    // [batch][n_kv][T_cap][s]
+  const uint8_t* key_codes = nullptr;       // FP8 E4M3, same layout
+  const uint16_t* value_indices = nullptr;  // [batch][n_kv][T_cap][s]
+  const uint8_t* value_codes = nullptr;
+  const uint16_t* key_buffer = nullptr;    // FP16 bits, [batch][n_kv][B_cap][m]
+  const uint16_t* value_buffer = nullptr;  // FP16 bits, [batch][n_kv][B_cap][m]
+  const int32_t* compressed_length = nullptr;  // [batch], each ≤ T_cap
+  const int32_t* buffer_length = nullptr;      // [batch], each ≤ B_cap
+  // float32, atom-major [N][m] (the bytes of an Eigen m×N column-major matrix).
+  const float* key_dictionary = nullptr;
+  const float* value_dictionary = nullptr;
+};
+
+// Bytes of a compressed layer in this layout: codes 3·s per vector (keys and
+// values), FP16 buffer 2·m per vector; dictionaries not included.
+size_t compressed_kv_bytes(const DecodeShape& shape);
+
+class SparseDecodeAttention {
+ public:
+  // Plans the token split for shapes up to `max_shape` and allocates the
+  // workspace. Throws Error(Internal, "cuda", ...) when there is no usable
+  // GPU, when the shape is not handled (unsupported_reason), or when the
+  // workspace does not fit.
+  explicit SparseDecodeAttention(const DecodeShape& max_shape);
+  // Empty when handled; else why not (e.g. the N-dim score and accumulator
+  // vectors of one head do not fit shared memory) — use the CPU cache then.
+  static std::string unsupported_reason(const DecodeShape& shape);
+
+  // q, out: [batch][n_heads][m] float32 on the device. max_compressed bounds
+  // compressed_length (plans the split). Asynchronous on `stream`.
+  void run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
+           cudaStream_t stream = nullptr);
+
+  size_t workspace_bytes() const;
+  const DecodeShape& shape() const { return shape_; }
+
+ private:
+  DecodeShape shape_;
+  int heads_per_block_ = 4;
+  size_t max_partials_ = 0;  // batch·n_kv·groups·splits
+  DeviceBuffer<float> qd_, partial_acc_, partial_stats_, buffer_out_, ahat_, buffer_weight_;
+};
+
+// Dense FP16 attention for one new token per sequence (flash-decoding,
+// split-K): keys/values [batch][n_kv][capacity][m] FP16, length[batch] on the
+// device. The reference the compressed path is measured against.
+class DenseDecodeAttention {
+ public:
+  explicit DenseDecodeAttention(const DecodeShape& max_shape);  // max_shape.compressed_capacity = capacity
+  void run(const uint16_t* keys, const uint16_t* values, int64_t capacity, const int32_t* length, const float* q,
+           float* out, int batch, int64_t max_length, cudaStream_t stream = nullptr);
+  size_t workspace_bytes() const;
+
+ private:
+  DecodeShape shape_;
+  size_t max_partials_ = 0;
+  DeviceBuffer<float> partial_out_, partial_stats_;
+};
+
+}  // namespace lexico::cuda

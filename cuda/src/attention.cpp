@@ -1,0 +1,197 @@
+#include "lexico/cuda/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "attention_kernel.cuh"
+#include "lexico/error.h"
+
+namespace lexico::cuda {
+
+namespace {
+
+constexpr int kMaxSplits = 32;  // the combine kernel's weight table holds P + 1 ≤ 33 entries
+constexpr int64_t kMinTokensPerSplit = attn_detail::kSparseThreads;
+
+void check_shape(const DecodeShape& s, const char* what) {
+  if (s.batch < 1 || s.n_heads < 1 || s.n_kv_heads < 1 || s.n_heads % s.n_kv_heads != 0)
+    usage_error(what, "batch {}, {} query heads and {} KV heads do not form a grouped-query shape", s.batch, s.n_heads,
+                s.n_kv_heads);
+  if (s.head_dim != 64 && s.head_dim != 128)
+    throw Error(ErrorKind::Internal, "cuda",
+                fmt::format("{}: head dimension {} is not handled on the GPU (64 or 128)", what, s.head_dim));
+}
+
+// Heads of one KV group handled by one block: 4, 2 or 1, as shared memory allows.
+int heads_per_block(const DecodeShape& s, size_t smem_limit) {
+  const int group = s.n_heads / s.n_kv_heads;
+  for (int hb : {4, 2, 1})
+    if (group % hb == 0 && attn_detail::sparse_partial_smem(s.n_atoms, hb, s.sparsity) <= smem_limit) return hb;
+  return 0;
+}
+
+struct SplitPlan {
+  int splits = 1;
+  int64_t tokens_per_split = 0;
+};
+
+// About `slots` blocks in all (one wave), each with at least 512 tokens.
+SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
+  SplitPlan plan;
+  const int64_t want = std::max<int64_t>(1, slots / blocks_per_split);
+  const int64_t by_length = std::max<int64_t>(1, (max_tokens + kMinTokensPerSplit - 1) / kMinTokensPerSplit);
+  plan.splits = int(std::min<int64_t>({want, by_length, kMaxSplits}));
+  int64_t per = (max_tokens + plan.splits - 1) / plan.splits;
+  per = std::max<int64_t>(kMinTokensPerSplit, (per + kMinTokensPerSplit - 1) / kMinTokensPerSplit * kMinTokensPerSplit);
+  plan.tokens_per_split = per;
+  plan.splits = int(std::max<int64_t>(1, (max_tokens + per - 1) / per));
+  return plan;
+}
+
+}  // namespace
+
+size_t compressed_kv_bytes(const DecodeShape& s) {
+  const size_t vectors = size_t(s.batch) * s.n_kv_heads;
+  return vectors * size_t(s.compressed_capacity) * 2 * 3 * s.sparsity +
+         vectors * size_t(s.buffer_capacity) * 2 * 2 * s.head_dim;
+}
+
+std::string SparseDecodeAttention::unsupported_reason(const DecodeShape& s) {
+  if (s.head_dim != 64 && s.head_dim != 128)
+    return fmt::format("head dimension {} is not handled on the GPU (64 or 128)", s.head_dim);
+  if (s.n_atoms < 1 || s.n_atoms > 4096)
+    return fmt::format("{} atoms is outside 1..4096 (the value pairs pack atom indices in 12 bits)", s.n_atoms);
+  if (s.sparsity < 1 || s.sparsity > 64) return fmt::format("sparsity {} is outside 1..64", s.sparsity);
+  if (s.n_atoms < s.head_dim)
+    return fmt::format("{} atoms is fewer than the head dimension {}", s.n_atoms, s.head_dim);
+  if (s.buffer_capacity > s.n_atoms)
+    return fmt::format("a buffer of {} tokens exceeds the {} atoms whose shared memory it reuses", s.buffer_capacity,
+                       s.n_atoms);
+  const DeviceInfo& info = device_info();
+  if (!info.usable) return "no usable GPU: " + info.reason;
+  if (heads_per_block(s, info.shared_per_block_optin) == 0)
+    return fmt::format(
+        "a dictionary of {} atoms is too large for shared memory: the scores and accumulator of one head need "
+        "{} KiB, the GPU gives a block {} KiB",
+        s.n_atoms, attn_detail::sparse_partial_smem(s.n_atoms, 1, s.sparsity) / 1024, info.shared_per_block_optin / 1024);
+  return {};
+}
+
+SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : shape_(max_shape) {
+  require_gpu("GPU decode attention");
+  check_shape(shape_, "sparse attention");
+  const std::string why = unsupported_reason(shape_);
+  if (!why.empty()) throw Error(ErrorKind::Internal, "cuda", "sparse attention: " + why);
+  heads_per_block_ = heads_per_block(shape_, device_info().shared_per_block_optin);
+  const int group = shape_.n_heads / shape_.n_kv_heads;
+  const int n_hg = group / heads_per_block_;
+  // Workspace for the largest batch·splits product any batch ≤ max can need.
+  for (int b = 1; b <= shape_.batch; ++b) {
+    const SplitPlan plan =
+        plan_splits(std::max<int64_t>(shape_.compressed_capacity, 1), int64_t(b) * shape_.n_kv_heads * n_hg,
+                    device_info().sm_count);
+    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * plan.splits);
+  }
+  const size_t groups = size_t(shape_.batch) * shape_.n_kv_heads * n_hg;
+  qd_.resize(size_t(shape_.batch) * shape_.n_heads * shape_.n_atoms, "attention qD");
+  partial_acc_.resize(max_partials_ * shape_.n_atoms * heads_per_block_, "attention partial accumulators");
+  partial_stats_.resize((max_partials_ + groups) * 2 * heads_per_block_, "attention partial statistics");
+  buffer_out_.resize(groups * heads_per_block_ * shape_.head_dim, "attention buffer outputs");
+  ahat_.resize(size_t(shape_.batch) * shape_.n_heads * shape_.n_atoms, "attention merged coefficients");
+  buffer_weight_.resize(size_t(shape_.batch) * shape_.n_heads, "attention buffer weights");
+}
+
+size_t SparseDecodeAttention::workspace_bytes() const {
+  return qd_.bytes() + partial_acc_.bytes() + partial_stats_.bytes() + buffer_out_.bytes() + ahat_.bytes() +
+         buffer_weight_.bytes();
+}
+
+void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
+                                cudaStream_t stream) {
+  if (batch < 1 || batch > shape_.batch) usage_error("sparse attention", "batch {} is outside 1..{}", batch, shape_.batch);
+  if (max_compressed < 0 || max_compressed > shape_.compressed_capacity)
+    usage_error("sparse attention", "{} compressed tokens exceed the capacity {}", max_compressed,
+                shape_.compressed_capacity);
+  attn_detail::SparseArgs a;
+  a.kv = kv;
+  a.q = q;
+  a.out = out;
+  a.qd = qd_.data();
+  a.partial_acc = partial_acc_.data();
+  a.partial_stats = partial_stats_.data();
+  a.buffer_out = buffer_out_.data();
+  a.ahat = ahat_.data();
+  a.buffer_weight = buffer_weight_.data();
+  a.batch = batch;
+  a.n_heads = shape_.n_heads;
+  a.n_kv = shape_.n_kv_heads;
+  a.group = shape_.n_heads / shape_.n_kv_heads;
+  a.hb = heads_per_block_;
+  a.n_hg = a.group / a.hb;
+  a.m = shape_.head_dim;
+  a.n_atoms = shape_.n_atoms;
+  a.s = shape_.sparsity;
+  a.t_cap = shape_.compressed_capacity;
+  a.b_cap = shape_.buffer_capacity;
+  const SplitPlan plan = plan_splits(std::max<int64_t>(max_compressed, 1), int64_t(batch) * a.n_kv * a.n_hg,
+                                     device_info().sm_count);
+  a.splits = plan.splits;
+  a.tokens_per_split = plan.tokens_per_split;
+  if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)
+    internal_error("sparse attention", "split plan exceeds the workspace");
+  a.scale = 1.0f / std::sqrt(float(a.m));
+  attn_detail::launch_sparse(a, stream);
+}
+
+DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape_(max_shape) {
+  require_gpu("GPU dense attention");
+  check_shape(shape_, "dense attention");
+  const int group = shape_.n_heads / shape_.n_kv_heads;
+  const int hb = std::min(group, 8);
+  if (group % hb != 0) usage_error("dense attention", "a group of {} query heads is not handled", group);
+  const int n_hg = group / hb;
+  for (int b = 1; b <= shape_.batch; ++b) {
+    const SplitPlan plan = plan_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
+                                       int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count * 4);
+    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * plan.splits);
+  }
+  partial_out_.resize(max_partials_ * hb * shape_.head_dim, "dense attention partial outputs");
+  partial_stats_.resize(max_partials_ * 2 * hb, "dense attention partial statistics");
+}
+
+size_t DenseDecodeAttention::workspace_bytes() const { return partial_out_.bytes() + partial_stats_.bytes(); }
+
+void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int64_t capacity, const int32_t* length,
+                               const float* q, float* out, int batch, int64_t max_length, cudaStream_t stream) {
+  if (batch < 1 || batch > shape_.batch) usage_error("dense attention", "batch {} is outside 1..{}", batch, shape_.batch);
+  if (max_length > capacity) usage_error("dense attention", "length {} exceeds the capacity {}", max_length, capacity);
+  attn_detail::DenseArgs a;
+  a.k = keys;
+  a.v = values;
+  a.capacity = capacity;
+  a.length = length;
+  a.q = q;
+  a.out = out;
+  a.partial_out = partial_out_.data();
+  a.partial_stats = partial_stats_.data();
+  a.batch = batch;
+  a.n_heads = shape_.n_heads;
+  a.n_kv = shape_.n_kv_heads;
+  a.group = shape_.n_heads / shape_.n_kv_heads;
+  a.hb = std::min(a.group, 8);
+  a.n_hg = a.group / a.hb;
+  a.m = shape_.head_dim;
+  // Dense blocks are small (44 KiB, 256 threads): aim at ~8 per SM.
+  const SplitPlan plan = plan_splits(std::max<int64_t>(max_length, 1), int64_t(batch) * a.n_kv * a.n_hg,
+                                     device_info().sm_count * 4);
+  a.splits = plan.splits;
+  a.tokens_per_split = plan.tokens_per_split;
+  if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)
+    internal_error("dense attention", "split plan exceeds the workspace");
+  a.scale = 1.0f / std::sqrt(float(a.m));
+  attn_detail::launch_dense(a, stream);
+}
+
+}  // namespace lexico::cuda

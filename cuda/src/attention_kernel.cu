@@ -1,0 +1,836 @@
+// Decode-attention kernels; see lexico/cuda/attention.h for the method.
+//
+// Sparse path, four kernels and a memset:
+//  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m, SIMT, 64 atoms × 32 heads a block.
+//  partial_kernel  grid (P+1, n_kv·groups, batch): block p < P takes a token
+//                  range of the compressed rows, keeps qD of its HB heads and
+//                  an N×HB coefficient accumulator in shared memory; per
+//                  token: score by gathering qD at the s indices, lazily
+//                  rescaled running max (rescale only when a chunk's max
+//                  exceeds the running one by 8), p = exp(score − max),
+//                  accumulator += p·c at the value indices. The value pairs
+//                  of a 512-token chunk are staged in shared memory, bucketed
+//                  by owner warp (atom mod 16) with a counting sort, and each
+//                  warp applies its bucket: no float atomics (on sm_90 shared
+//                  float atomics are compare-and-swap loops).
+//                  Block P does the FP16 buffer exactly (m-dim output).
+//  reduce_kernel   merges the P partials with their max/sum weights into one
+//                  normalised coefficient vector Â per head.
+//  apply_kernel    out = D_v·Â + w·buffer_out: a K-split SIMT GEMM over the
+//                  atoms, 32 heads a block, atomically into out (zeroed first).
+// Dense path: flash-decoding over FP16 K/V, then a small combine.
+#include <cfloat>
+
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include "attention_kernel.cuh"
+#include "common.cuh"
+
+namespace lexico::cuda::attn_detail {
+
+namespace {
+
+using dev::kFull;
+
+constexpr float kRescaleSlack = 8.0f;  // exp(8) ≈ 2981: headroom before the running max must move
+constexpr int kOwners = kSparseThreads / 32;  // warps
+// A value pair of atom j goes to bucket (owner warp (j >> 5) mod 16, lane j mod
+// 32): in one step of the value pass the 32 lanes of a warp touch 32 distinct
+// atoms whose float4 rows fall in distinct bank groups — no atomics, no
+// conflicts, no match.
+constexpr int kBuckets = kOwners * 32;
+__host__ __device__ constexpr int bucket_of(int j) { return (((j >> 5) & (kOwners - 1)) << 5) | (j & 31); }
+
+__device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
+  const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(w & 0xFFFFu), __NV_E4M3);
+  const __half2_raw hi = __nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(w >> 16), __NV_E4M3);
+  const float2 a = __half22float2(__half2(lo));
+  const float2 b = __half22float2(__half2(hi));
+  out[0] = a.x;
+  out[1] = a.y;
+  out[2] = b.x;
+  out[3] = b.y;
+}
+
+// One FP8 E4M3 code to float through the hardware conversion (exact).
+__device__ __forceinline__ float fp8_to_float(uint32_t code) {
+  const __half_raw h = __nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(code & 0xFFu), __NV_E4M3);
+  return __half2float(__half(h));
+}
+
+// Block-wide max / sum of HB values per thread; every thread gets the result.
+template <int HB>
+__device__ __forceinline__ void block_reduce(float (&v)[HB], float* red, bool is_max) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+#pragma unroll
+  for (int g = 0; g < HB; ++g) v[g] = is_max ? dev::warp_max(v[g]) : dev::warp_sum(v[g]);
+  __syncthreads();  // red may still be read from the previous reduction
+  if (lane == 0)
+#pragma unroll
+    for (int g = 0; g < HB; ++g) red[warp * HB + g] = v[g];
+  __syncthreads();
+#pragma unroll
+  for (int g = 0; g < HB; ++g) {
+    float r = is_max ? -INFINITY : 0.0f;
+    for (int w = 0; w < n_warps; ++w) r = is_max ? fmaxf(r, red[w * HB + g]) : r + red[w * HB + g];
+    v[g] = r;
+  }
+}
+
+// ---- qD = D_kᵀ q · scale ----
+constexpr int kQdAtoms = 64, kQdHeads = 32, kQdThreads = 128;
+
+template <int M>
+__global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
+  extern __shared__ __align__(16) float smq[];
+  constexpr int DR = M + 4;  // padded row: float4 reads across lanes are conflict-free
+  float* d_s = smq;                  // [64][M+4]
+  float* q_s = smq + kQdAtoms * DR;  // [32][M]
+  const int b = blockIdx.z, h_base = blockIdx.y * kQdHeads, j0 = blockIdx.x * kQdAtoms;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const float* dk = a.kv.key_dictionary;
+#pragma unroll 8
+  for (int i = tid; i < kQdAtoms * M / 4; i += kQdThreads) {
+    const int r = i / (M / 4), e4 = i % (M / 4);
+    const int j = j0 + r;
+    const float4 val = j < a.n_atoms ? reinterpret_cast<const float4*>(dk + size_t(j) * M)[e4]
+                                     : make_float4(0.f, 0.f, 0.f, 0.f);
+    *reinterpret_cast<float4*>(d_s + r * DR + e4 * 4) = val;
+  }
+#pragma unroll 8
+  for (int i = tid; i < kQdHeads * M; i += kQdThreads) {
+    const int h = h_base + i / M;
+    q_s[i] = h < a.n_heads ? a.q[(size_t(b) * a.n_heads + h) * M + i % M] * a.scale : 0.0f;
+  }
+  __syncthreads();
+  constexpr int kAt = kQdAtoms / 32;  // atoms per thread
+  float acc[kAt][8];
+#pragma unroll
+  for (int i = 0; i < kAt; ++i)
+#pragma unroll
+    for (int h = 0; h < 8; ++h) acc[i][h] = 0.0f;
+  const float* q_w = q_s + warp * 8 * M;
+#pragma unroll 2
+  for (int e = 0; e < M; e += 4) {
+    float4 d[kAt], q[8];
+#pragma unroll
+    for (int i = 0; i < kAt; ++i) d[i] = *reinterpret_cast<const float4*>(d_s + (lane + 32 * i) * DR + e);
+#pragma unroll
+    for (int h = 0; h < 8; ++h) q[h] = *reinterpret_cast<const float4*>(q_w + h * M + e);
+#pragma unroll
+    for (int i = 0; i < kAt; ++i)
+#pragma unroll
+      for (int h = 0; h < 8; ++h)
+        acc[i][h] += d[i].x * q[h].x + d[i].y * q[h].y + d[i].z * q[h].z + d[i].w * q[h].w;
+  }
+#pragma unroll
+  for (int i = 0; i < kAt; ++i) {
+    const int j = j0 + lane + 32 * i;
+    if (j >= a.n_atoms) continue;
+#pragma unroll
+    for (int h8 = 0; h8 < 8; ++h8) {
+      const int h = h_base + warp * 8 + h8;
+      if (h >= a.n_heads) continue;
+      const int kv = h / a.group, g = h % a.group;
+      a.qd[((size_t(b) * a.n_kv + kv) * a.n_atoms + j) * a.group + g] = acc[i][h8];
+    }
+  }
+}
+
+// Loads s indices and FP8 codes of one row.
+template <int SV>
+struct RowLoader {
+  __device__ static void load(const uint16_t* idx_row, const uint8_t* code_row, int, uint16_t* idx, float* c) {
+    static_assert(SV % 8 == 0, "vector path needs a multiple of 8");
+#pragma unroll
+    for (int k = 0; k < SV / 8; ++k) {
+      const uint4 w = reinterpret_cast<const uint4*>(idx_row)[k];
+      const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        idx[k * 8 + 2 * q] = uint16_t(ws[q] & 0xFFFFu);
+        idx[k * 8 + 2 * q + 1] = uint16_t(ws[q] >> 16);
+      }
+    }
+    if constexpr (SV % 16 == 0) {
+#pragma unroll
+      for (int k = 0; k < SV / 16; ++k) {
+        const uint4 w = reinterpret_cast<const uint4*>(code_row)[k];
+        const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          float f[4];
+          decode_fp8x4(ws[q], f);
+#pragma unroll
+          for (int r = 0; r < 4; ++r) c[k * 16 + q * 4 + r] = f[r];
+        }
+      }
+    } else {
+#pragma unroll
+      for (int k = 0; k < SV / 8; ++k) {
+        const uint2 w = reinterpret_cast<const uint2*>(code_row)[k];
+        float f[4];
+        decode_fp8x4(w.x, f);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) c[k * 8 + r] = f[r];
+        decode_fp8x4(w.y, f);
+#pragma unroll
+        for (int r = 0; r < 4; ++r) c[k * 8 + 4 + r] = f[r];
+      }
+    }
+  }
+};
+
+template <int HB, int SV, int M>
+__device__ __forceinline__ void score_and_accumulate_row(const SparseArgs& a, size_t row, const float* qd_s,
+                                                         float (&sc)[HB]) {
+  const uint16_t* ki = a.kv.key_indices + row * a.s;
+  const uint8_t* kc = a.kv.key_codes + row * a.s;
+#pragma unroll
+  for (int g = 0; g < HB; ++g) sc[g] = 0.0f;
+  if constexpr (SV > 0) {
+    uint16_t idx[SV];
+    float c[SV];
+    RowLoader<SV>::load(ki, kc, SV, idx, c);
+    float sc2[HB];  // two accumulation chains per head
+#pragma unroll
+    for (int g = 0; g < HB; ++g) sc2[g] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < SV; ++i) {
+      float* acc = (i & 1) ? sc2 : sc;
+      if constexpr (HB == 4) {
+        const float4 qv = *reinterpret_cast<const float4*>(qd_s + idx[i] * 4);
+        acc[0] = fmaf(c[i], qv.x, acc[0]);
+        acc[1] = fmaf(c[i], qv.y, acc[1]);
+        acc[2] = fmaf(c[i], qv.z, acc[2]);
+        acc[3] = fmaf(c[i], qv.w, acc[3]);
+      } else {
+#pragma unroll
+        for (int g = 0; g < HB; ++g) acc[g] = fmaf(c[i], qd_s[idx[i] * HB + g], acc[g]);
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < HB; ++g) sc[g] += sc2[g];
+  } else {
+    for (int i = 0; i < a.s; ++i) {
+      const uint32_t j = ki[i];
+      const float c = dev::fp8_decode(kc[i]);
+#pragma unroll
+      for (int g = 0; g < HB; ++g) sc[g] += c * qd_s[j * HB + g];
+    }
+  }
+}
+
+// Shared-memory layout of partial_kernel (floats first, then the bucketed value pairs).
+struct PartialLayout {
+  size_t qd, acc, p, red, counts, entries, bytes;
+  __host__ __device__ PartialLayout(int n_atoms, int hb, int s) {
+    const size_t np = (size_t(n_atoms) + 3) / 4 * 4;
+    qd = 0;
+    acc = qd + np * hb * 4;
+    p = acc + np * hb * 4;
+    red = p + size_t(kSparseThreads) * hb * 4;
+    counts = red + size_t(kSparseThreads / 32) * hb * 4;  // count[512], base[513], cursor[512]
+    entries = (counts + (3 * kBuckets + 1) * 4 + 15) / 16 * 16;
+    bytes = entries + size_t(kSparseThreads) * s * 4;
+  }
+};
+
+// A value pair of the chunk, bucketed by owner: atom (12 bits, N ≤ 4096),
+// token in the chunk (9 bits), FP8 code (8 bits).
+__device__ __forceinline__ uint32_t pack_pair(uint32_t atom, uint32_t token, uint32_t code) {
+  return atom | (token << 12) | (code << 21);
+}
+
+// Value pass of one chunk: lane `lane` of warp `warp` applies bucket
+// (warp, lane) in order; no other thread writes those atoms.
+template <int HB>
+__device__ __forceinline__ void apply_bucket(int begin, int end, const uint32_t* entries, const float* p_s,
+                                             float* acc_s) {
+  for (int e = begin; e < end; ++e) {
+    const uint32_t w = entries[e];
+    const int j = int(w & 0xFFFu);
+    const int t = int((w >> 12) & 0x1FFu);
+    const float c = fp8_to_float(w >> 21);
+    if constexpr (HB == 4) {
+      const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
+      float4* a4 = reinterpret_cast<float4*>(acc_s) + j;
+      float4 v = *a4;
+      v.x = fmaf(pv.x, c, v.x);
+      v.y = fmaf(pv.y, c, v.y);
+      v.z = fmaf(pv.z, c, v.z);
+      v.w = fmaf(pv.w, c, v.w);
+      *a4 = v;
+    } else {
+#pragma unroll
+      for (int g = 0; g < HB; ++g) acc_s[j * HB + g] = fmaf(p_s[t * HB + g], c, acc_s[j * HB + g]);
+    }
+  }
+}
+
+// The value row of one token: indices and FP8 codes, kept in registers.
+template <int SV>
+struct ValueRow {
+  static constexpr int kMax = SV > 0 ? SV : 64;
+  uint16_t idx[kMax];
+  uint8_t code[kMax];
+  __device__ __forceinline__ void load(const uint16_t* gi, const uint8_t* gc, int s) {
+    if constexpr (SV > 0 && SV % 8 == 0) {
+#pragma unroll
+      for (int k = 0; k < SV / 8; ++k) {
+        const uint4 w = reinterpret_cast<const uint4*>(gi)[k];
+        const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          idx[k * 8 + 2 * q] = uint16_t(ws[q] & 0xFFFFu);
+          idx[k * 8 + 2 * q + 1] = uint16_t(ws[q] >> 16);
+        }
+      }
+#pragma unroll
+      for (int k = 0; k < SV / 8; ++k) {
+        const uint2 w = reinterpret_cast<const uint2*>(gc)[k];
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          code[k * 8 + q] = uint8_t(w.x >> (8 * q));
+          code[k * 8 + 4 + q] = uint8_t(w.y >> (8 * q));
+        }
+      }
+    } else {
+      for (int i = 0; i < s; ++i) {  // generic s: local memory
+        idx[i] = gi[i];
+        code[i] = gc[i];
+      }
+    }
+  }
+};
+
+template <int HB, int SV, int M>
+__global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const SparseArgs a) {
+  extern __shared__ __align__(16) unsigned char smb[];
+  const int N = a.n_atoms, s = a.s;
+  const PartialLayout L(N, HB, s);
+  float* qd_s = reinterpret_cast<float*>(smb + L.qd);     // [N][HB]
+  float* acc_s = reinterpret_cast<float*>(smb + L.acc);   // [N][HB]
+  float* p_s = reinterpret_cast<float*>(smb + L.p);       // [512][HB] weights of the chunk's tokens
+  float* red = reinterpret_cast<float*>(smb + L.red);     // [warps][HB]
+  int* counts = reinterpret_cast<int*>(smb + L.counts);  // [512] pairs per bucket
+  int* bases = counts + kBuckets;                           // [513] bucket starts
+  int* cursors = bases + kBuckets + 1;                      // [512] next free slot
+  uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [512·s] value pairs, bucketed by owner
+  const int tid = threadIdx.x, nthreads = blockDim.x, lane = tid & 31, warp = tid >> 5;
+  const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
+  const int head0 = kv * a.group + hg * HB;
+  const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
+  float* stats = a.partial_stats + (grp * (a.splits + 1) + p) * 2 * HB;
+
+  if (p == a.splits) {
+    // ---- the FP16 buffer, exactly ----
+    const int tb = a.kv.buffer_length ? a.kv.buffer_length[b] : 0;
+    float* q_s = qd_s;   // [HB][M]
+    float* w_s = acc_s;  // [b_cap][HB]
+    for (int i = tid; i < HB * M; i += nthreads)
+      q_s[i] = a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale;
+    __syncthreads();
+    const size_t base = (size_t(b) * a.n_kv + kv) * a.b_cap;
+    float mx[HB];
+#pragma unroll
+    for (int g = 0; g < HB; ++g) mx[g] = -INFINITY;
+    for (int t = tid; t < tb; t += nthreads) {
+      const __half* k = reinterpret_cast<const __half*>(a.kv.key_buffer) + (base + t) * M;
+      float sc[HB];
+#pragma unroll
+      for (int g = 0; g < HB; ++g) sc[g] = 0.0f;
+#pragma unroll 16
+      for (int e = 0; e < M; e += 2) {
+        const float2 kk = __half22float2(*reinterpret_cast<const __half2*>(k + e));
+#pragma unroll
+        for (int g = 0; g < HB; ++g) sc[g] += kk.x * q_s[g * M + e] + kk.y * q_s[g * M + e + 1];
+      }
+#pragma unroll
+      for (int g = 0; g < HB; ++g) {
+        w_s[t * HB + g] = sc[g];
+        mx[g] = fmaxf(mx[g], sc[g]);
+      }
+    }
+    block_reduce<HB>(mx, red, true);
+    float sum[HB];
+#pragma unroll
+    for (int g = 0; g < HB; ++g) sum[g] = 0.0f;
+    for (int t = tid; t < tb; t += nthreads)
+#pragma unroll
+      for (int g = 0; g < HB; ++g) {
+        const float e = __expf(w_s[t * HB + g] - mx[g]);
+        w_s[t * HB + g] = e;
+        sum[g] += e;
+      }
+    block_reduce<HB>(sum, red, false);  // its barriers also publish w_s
+    float* bout = a.buffer_out + grp * HB * M;
+    for (int i = tid; i < HB * M; i += nthreads) {
+      const int g = i / M, e = i % M;
+      float o = 0.0f;
+      const __half* vcol = reinterpret_cast<const __half*>(a.kv.value_buffer) + base * M + e;
+#pragma unroll 16
+      for (int t = 0; t < tb; ++t) o += w_s[t * HB + g] * __half2float(vcol[size_t(t) * M]);
+      bout[i] = o;
+    }
+    if (tid < HB) {
+      stats[tid] = tb > 0 ? mx[tid] : -INFINITY;
+      stats[HB + tid] = tb > 0 ? sum[tid] : 0.0f;
+    }
+    return;
+  }
+
+  // ---- compressed rows [t0, t1) ----
+  const int64_t tc = a.kv.compressed_length[b];
+  const int64_t t0 = int64_t(p) * a.tokens_per_split;
+  const int64_t t1 = min(tc, t0 + a.tokens_per_split);
+  if (t0 >= t1) {
+    if (tid < HB) {
+      stats[tid] = -INFINITY;
+      stats[HB + tid] = 0.0f;
+    }
+    return;
+  }
+  {
+    const float* qd = a.qd + (size_t(b) * a.n_kv + kv) * size_t(N) * a.group + hg * HB;
+    if constexpr (HB == 4) {
+#pragma unroll 8
+      for (int j = tid; j < N; j += nthreads) {
+        reinterpret_cast<float4*>(qd_s)[j] = *reinterpret_cast<const float4*>(qd + size_t(j) * a.group);
+        reinterpret_cast<float4*>(acc_s)[j] = make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+    } else {
+      for (int i = tid; i < N * HB; i += nthreads) {
+        qd_s[i] = qd[size_t(i / HB) * a.group + i % HB];
+        acc_s[i] = 0.0f;
+      }
+    }
+  }
+  __syncthreads();
+  const size_t row0 = (size_t(b) * a.n_kv + kv) * a.t_cap;
+  float run_max[HB], part_sum[HB];
+#pragma unroll
+  for (int g = 0; g < HB; ++g) {
+    run_max[g] = -INFINITY;
+    part_sum[g] = 0.0f;
+  }
+  for (int64_t c0 = t0; c0 < t1; c0 += nthreads) {
+    const int64_t t = c0 + tid;
+    const bool valid = t < t1;
+    for (int i = tid; i < kBuckets; i += nthreads) counts[i] = 0;  // published by the max reduction's barriers
+    float sc[HB];
+    ValueRow<SV> vrow;
+    if (valid) {
+      const size_t row = row0 + t;
+      vrow.load(a.kv.value_indices + row * s, a.kv.value_codes + row * s, s);  // in flight during the scores
+      score_and_accumulate_row<HB, SV, M>(a, row, qd_s, sc);
+    } else {
+#pragma unroll
+      for (int g = 0; g < HB; ++g) sc[g] = -INFINITY;
+    }
+    float cmax[HB];
+#pragma unroll
+    for (int g = 0; g < HB; ++g) cmax[g] = sc[g];
+    block_reduce<HB>(cmax, red, true);
+    bool rescale = false;
+#pragma unroll
+    for (int g = 0; g < HB; ++g) rescale |= cmax[g] > run_max[g] + kRescaleSlack;
+    if (rescale) {  // block-uniform
+      float f[HB];
+#pragma unroll
+      for (int g = 0; g < HB; ++g) {
+        const float nm = fmaxf(run_max[g], cmax[g]);
+        f[g] = run_max[g] == -INFINITY ? 0.0f : __expf(run_max[g] - nm);
+        run_max[g] = nm;
+        part_sum[g] *= f[g];
+      }
+      if (c0 != t0) {  // the accumulator is still zero on the first chunk
+        for (int i = tid; i < N * HB; i += nthreads) acc_s[i] *= f[i % HB];
+      }
+    }
+#pragma unroll
+    for (int g = 0; g < HB; ++g) {
+      const float pw = valid ? __expf(sc[g] - run_max[g]) : 0.0f;
+      part_sum[g] += pw;
+      p_s[tid * HB + g] = pw;
+    }
+    // Counting sort of the chunk's value pairs into the 512 buckets.
+    constexpr int kRow = ValueRow<SV>::kMax;
+    if (valid) {
+#pragma unroll
+      for (int i = 0; i < kRow; ++i)
+        if (SV > 0 || i < s) atomicAdd(&counts[bucket_of(vrow.idx[i])], 1);
+    }
+    __syncthreads();  // counts, weights and any rescale are complete
+    if (warp == 0) {  // exclusive scan of 512 counts: 16 per lane
+      int c[kBuckets / 32], sum = 0;
+#pragma unroll
+      for (int i = 0; i < kBuckets / 32; ++i) {
+        c[i] = counts[lane * (kBuckets / 32) + i];
+        sum += c[i];
+      }
+      int incl = sum;
+#pragma unroll
+      for (int o = 1; o < 32; o <<= 1) {
+        const int y = __shfl_up_sync(kFull, incl, o);
+        if (lane >= o) incl += y;
+      }
+      int run = incl - sum;
+#pragma unroll
+      for (int i = 0; i < kBuckets / 32; ++i) {
+        bases[lane * (kBuckets / 32) + i] = run;
+        cursors[lane * (kBuckets / 32) + i] = run;
+        run += c[i];
+      }
+      if (lane == 31) bases[kBuckets] = incl;
+    }
+    __syncthreads();
+    if (valid) {
+#pragma unroll
+      for (int i = 0; i < kRow; ++i)
+        if (SV > 0 || i < s) {
+          const int slot = atomicAdd(&cursors[bucket_of(vrow.idx[i])], 1);
+          entries[slot] = pack_pair(vrow.idx[i], uint32_t(tid), vrow.code[i]);
+        }
+    }
+    __syncthreads();
+    apply_bucket<HB>(bases[tid], bases[tid + 1], entries, p_s, acc_s);
+    __syncthreads();  // the next chunk overwrites the buckets and weights
+  }
+  block_reduce<HB>(part_sum, red, false);
+  __syncthreads();
+  float* out = a.partial_acc + (grp * a.splits + p) * size_t(N) * HB;
+#pragma unroll 8
+  for (int i = tid; i < N * HB; i += nthreads) out[i] = acc_s[i];
+  if (tid < HB) {
+    stats[tid] = run_max[tid];
+    stats[HB + tid] = part_sum[tid];
+  }
+}
+
+// ---- merge the partials: Â[b][h][j] = Σ_p w_p acc_p[j][g], w_p = e^{M_p − M}/S ----
+constexpr int kReduceThreads = 256;
+
+template <int HB>
+__global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs a) {
+  __shared__ float w_s[33][HB];  // P ≤ 32 compressed partials + the buffer
+  const int tid = threadIdx.x, P = a.splits, N = a.n_atoms;
+  const size_t grp = blockIdx.y;
+  const int hg = int(grp % a.n_hg), kv = int((grp / a.n_hg) % a.n_kv), b = int(grp / (size_t(a.n_hg) * a.n_kv));
+  const int head0 = kv * a.group + hg * HB;
+  if (tid < HB) {
+    const int g = tid;
+    const float* st = a.partial_stats + grp * (P + 1) * 2 * HB;
+    float mx = -INFINITY;
+    for (int p = 0; p <= P; ++p) mx = fmaxf(mx, st[p * 2 * HB + g]);
+    float sum = 0.0f;
+    for (int p = 0; p <= P; ++p) {
+      const float m = st[p * 2 * HB + g];
+      if (m != -INFINITY) sum += __expf(m - mx) * st[p * 2 * HB + HB + g];
+    }
+    for (int p = 0; p <= P; ++p) {
+      const float m = st[p * 2 * HB + g];
+      w_s[p][g] = (m == -INFINITY || !(sum > 0.0f)) ? 0.0f : __expf(m - mx) / sum;
+    }
+    if (blockIdx.x == 0) a.buffer_weight[size_t(b) * a.n_heads + head0 + g] = w_s[P][g];
+  }
+  __syncthreads();
+  const int j = blockIdx.x * kReduceThreads + tid;
+  if (j >= N) return;
+  float acc[HB];
+#pragma unroll
+  for (int g = 0; g < HB; ++g) acc[g] = 0.0f;
+  const float* src = a.partial_acc + grp * size_t(P) * N * HB + size_t(j) * HB;
+#pragma unroll 4
+  for (int p = 0; p < P; ++p) {
+    const float* row = src + size_t(p) * N * HB;
+    if constexpr (HB == 4) {
+      const float4 v = *reinterpret_cast<const float4*>(row);
+      acc[0] += w_s[p][0] * v.x;
+      acc[1] += w_s[p][1] * v.y;
+      acc[2] += w_s[p][2] * v.z;
+      acc[3] += w_s[p][3] * v.w;
+    } else {
+#pragma unroll
+      for (int g = 0; g < HB; ++g) acc[g] += w_s[p][g] * row[g];
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < HB; ++g) a.ahat[(size_t(b) * a.n_heads + head0 + g) * N + j] = acc[g];
+}
+
+// ---- out[c][e] = Σ_j D_v[j][e] Â[c][j] + w_buf·buffer_out: a K-split SIMT GEMM ----
+constexpr int kApplyAtoms = 64, kApplySub = 32, kApplyCols = 32, kApplyThreads = 256;
+
+template <int M>
+__global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a) {
+  __shared__ __align__(16) float d_s[kApplySub][M];
+  __shared__ float a_s[kApplyCols][kApplySub + 1];
+  constexpr int kCpt = kApplyCols * M / kApplyThreads;  // columns per thread: 16 (M=128) or 8 (M=64)
+  const int tid = threadIdx.x, e = tid % M, cg = tid / M;
+  const int N = a.n_atoms, n_cols = a.batch * a.n_heads;
+  const int col0 = blockIdx.y * kApplyCols;
+  float acc[kCpt];
+#pragma unroll
+  for (int i = 0; i < kCpt; ++i) acc[i] = 0.0f;
+  for (int sub = 0; sub < kApplyAtoms; sub += kApplySub) {
+    const int j0 = blockIdx.x * kApplyAtoms + sub;
+    if (j0 >= N) break;  // block-uniform
+#pragma unroll
+    for (int i = tid; i < kApplySub * M / 4; i += kApplyThreads) {
+      const int jj = i / (M / 4), e4 = i % (M / 4);
+      const float4 v = j0 + jj < N ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[e4]
+                                   : make_float4(0.f, 0.f, 0.f, 0.f);
+      *reinterpret_cast<float4*>(&d_s[jj][e4 * 4]) = v;
+    }
+#pragma unroll
+    for (int i = tid; i < kApplyCols * kApplySub; i += kApplyThreads) {
+      const int c = i / kApplySub, jj = i % kApplySub;
+      a_s[c][jj] = (col0 + c < n_cols && j0 + jj < N) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
+    }
+    __syncthreads();
+#pragma unroll 8
+    for (int jj = 0; jj < kApplySub; ++jj) {
+      const float d = d_s[jj][e];
+#pragma unroll
+      for (int i = 0; i < kCpt; ++i) acc[i] += d * a_s[cg * kCpt + i][jj];
+    }
+    __syncthreads();
+  }
+#pragma unroll
+  for (int i = 0; i < kCpt; ++i) {
+    const int col = col0 + cg * kCpt + i;
+    if (col >= n_cols) continue;
+    float v = acc[i];
+    if (blockIdx.x == 0) {
+      const int b = col / a.n_heads, h = col % a.n_heads;
+      const int kv = h / a.group, hg = (h % a.group) / a.hb, g = h % a.hb;
+      const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
+      const float w = a.buffer_weight[col];
+      if (w != 0.0f) v += w * a.buffer_out[(grp * a.hb + g) * M + e];
+    }
+    atomicAdd(&a.out[size_t(col) * M + e], v);
+  }
+}
+
+// ---- dense FP16 flash-decoding ----
+template <int HB, int M>
+__global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a) {
+  constexpr int EPL = M / 32;  // elements per lane in the value pass
+  __shared__ __align__(16) float q_s[HB][M];
+  __shared__ float p_s[kDenseChunk][HB];
+  __shared__ float red[kDenseThreads / 32 * HB];
+  __shared__ float o_s[kDenseThreads / 32][HB][M];
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
+  const int head0 = kv * a.group + hg * HB;
+  const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
+  for (int i = tid; i < HB * M; i += kDenseThreads)
+    q_s[i / M][i % M] = a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale;
+  const int64_t len = a.length[b];
+  const int64_t t0 = int64_t(p) * a.tokens_per_split, t1 = min(len, t0 + a.tokens_per_split);
+  float* stats = a.partial_stats + (grp * a.splits + p) * 2 * HB;
+  float* pout = a.partial_out + (grp * a.splits + p) * HB * M;
+  if (t0 >= t1) {
+    if (tid < HB) {
+      stats[tid] = -INFINITY;
+      stats[HB + tid] = 0.0f;
+    }
+    return;
+  }
+  __syncthreads();
+  const size_t base = (size_t(b) * a.n_kv + kv) * a.capacity;
+  float run_max[HB], part_sum[HB], o[HB][EPL];
+#pragma unroll
+  for (int g = 0; g < HB; ++g) {
+    run_max[g] = -INFINITY;
+    part_sum[g] = 0.0f;
+#pragma unroll
+    for (int q = 0; q < EPL; ++q) o[g][q] = 0.0f;
+  }
+  for (int64_t c0 = t0; c0 < t1; c0 += kDenseChunk) {
+    const int64_t t = c0 + tid;
+    float sc[HB];
+#pragma unroll
+    for (int g = 0; g < HB; ++g) sc[g] = t < t1 ? 0.0f : -INFINITY;
+    if (t < t1) {
+      const uint4* k = reinterpret_cast<const uint4*>(a.k + (base + t) * M);
+#pragma unroll
+      for (int c = 0; c < M / 8; ++c) {
+        const uint4 w = k[c];
+        const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const float2 kk = __half22float2(*reinterpret_cast<const __half2*>(&ws[q]));
+#pragma unroll
+          for (int g = 0; g < HB; ++g) sc[g] += kk.x * q_s[g][c * 8 + 2 * q] + kk.y * q_s[g][c * 8 + 2 * q + 1];
+        }
+      }
+    }
+    float cmax[HB];
+#pragma unroll
+    for (int g = 0; g < HB; ++g) cmax[g] = sc[g];
+    block_reduce<HB>(cmax, red, true);
+#pragma unroll
+    for (int g = 0; g < HB; ++g) {
+      if (cmax[g] > run_max[g] + kRescaleSlack) {  // uniform
+        const float f = run_max[g] == -INFINITY ? 0.0f : __expf(run_max[g] - cmax[g]);
+        run_max[g] = cmax[g];
+        part_sum[g] *= f;
+#pragma unroll
+        for (int q = 0; q < EPL; ++q) o[g][q] *= f;
+      }
+      const float pw = t < t1 ? __expf(sc[g] - run_max[g]) : 0.0f;
+      part_sum[g] += pw;
+      p_s[tid][g] = pw;
+    }
+    __syncthreads();
+    // Values: warp w takes tokens w, w+8, ...; lane holds EPL elements.
+    const int n_here = int(min(int64_t(kDenseChunk), t1 - c0));
+    for (int tt = warp; tt < n_here; tt += kDenseThreads / 32) {
+      const __half* v = reinterpret_cast<const __half*>(a.v) + (base + c0 + tt) * M + lane * EPL;
+      float vf[EPL];
+      if constexpr (EPL == 4) {
+        const uint2 w = *reinterpret_cast<const uint2*>(v);
+        const float2 x0 = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
+        const float2 x1 = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
+        vf[0] = x0.x; vf[1] = x0.y; vf[2] = x1.x; vf[3] = x1.y;
+      } else {
+        const float2 x0 = __half22float2(*reinterpret_cast<const __half2*>(v));
+        vf[0] = x0.x; vf[1] = x0.y;
+      }
+#pragma unroll
+      for (int g = 0; g < HB; ++g) {
+        const float pw = p_s[tt][g];
+#pragma unroll
+        for (int q = 0; q < EPL; ++q) o[g][q] += pw * vf[q];
+      }
+    }
+    __syncthreads();
+  }
+  block_reduce<HB>(part_sum, red, false);
+  // Each warp's o covers its tokens: sum over warps.
+#pragma unroll
+  for (int g = 0; g < HB; ++g)
+#pragma unroll
+    for (int q = 0; q < EPL; ++q) o_s[warp][g][lane * EPL + q] = o[g][q];
+  __syncthreads();
+  for (int i = tid; i < HB * M; i += kDenseThreads) {
+    float s = 0.0f;
+    for (int w = 0; w < kDenseThreads / 32; ++w) s += o_s[w][i / M][i % M];
+    pout[i] = s;
+  }
+  if (tid < HB) {
+    stats[tid] = run_max[tid];
+    stats[HB + tid] = part_sum[tid];
+  }
+}
+
+template <int M>
+__global__ void dense_combine_kernel(const DenseArgs a) {
+  const int col = blockIdx.x;  // (b, h)
+  const int b = col / a.n_heads, h = col % a.n_heads;
+  const int kv = h / a.group, hg = (h % a.group) / a.hb, g = h % a.hb;
+  const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
+  const int HB = a.hb, P = a.splits;
+  const float* st = a.partial_stats + grp * P * 2 * HB;
+  float mx = -INFINITY;
+  for (int p = 0; p < P; ++p) mx = fmaxf(mx, st[p * 2 * HB + g]);
+  float sum = 0.0f;
+  for (int p = 0; p < P; ++p)
+    if (st[p * 2 * HB + g] != -INFINITY) sum += __expf(st[p * 2 * HB + g] - mx) * st[p * 2 * HB + HB + g];
+  for (int e = threadIdx.x; e < M; e += blockDim.x) {
+    float o = 0.0f;
+    for (int p = 0; p < P; ++p) {
+      const float m = st[p * 2 * HB + g];
+      if (m != -INFINITY) o += __expf(m - mx) * a.partial_out[((grp * P + p) * HB + g) * M + e];
+    }
+    a.out[size_t(col) * M + e] = sum > 0.0f ? o / sum : 0.0f;
+  }
+}
+
+template <int HB, int SV, int M>
+void launch_partial(const SparseArgs& a, cudaStream_t stream) {
+  const size_t bytes = sparse_partial_smem(a.n_atoms, HB, a.s);
+  static int configured = -1;
+  if (configured < int(bytes)) {
+    LEXICO_CUDA_CHECK(cudaFuncSetAttribute(partial_kernel<HB, SV, M>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           int(bytes)));
+    configured = int(bytes);
+  }
+  const dim3 grid(a.splits + 1, a.n_kv * a.n_hg, a.batch);
+  partial_kernel<HB, SV, M><<<grid, kSparseThreads, bytes, stream>>>(a);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+template <int HB, int M>
+void launch_partial_s(const SparseArgs& a, cudaStream_t stream) {
+  if (a.s == 16) launch_partial<HB, 16, M>(a, stream);
+  else if (a.s == 8) launch_partial<HB, 8, M>(a, stream);
+  else launch_partial<HB, 0, M>(a, stream);
+}
+
+template <int M>
+void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
+  {
+    const size_t bytes = (size_t(kQdAtoms) * (M + 4) + size_t(kQdHeads) * M) * sizeof(float);
+    static bool once = [&] {
+      LEXICO_CUDA_CHECK(cudaFuncSetAttribute(qd_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+      return true;
+    }();
+    (void)once;
+    const dim3 grid((a.n_atoms + kQdAtoms - 1) / kQdAtoms, (a.n_heads + kQdHeads - 1) / kQdHeads, a.batch);
+    qd_kernel<M><<<grid, kQdThreads, bytes, stream>>>(a);
+    LEXICO_CUDA_CHECK_LAUNCH();
+  }
+  if (a.hb == 4) launch_partial_s<4, M>(a, stream);
+  else if (a.hb == 2) launch_partial_s<2, M>(a, stream);
+  else launch_partial_s<1, M>(a, stream);
+  {
+    const dim3 grid((a.n_atoms + kReduceThreads - 1) / kReduceThreads, a.batch * a.n_kv * a.n_hg);
+    if (a.hb == 4) reduce_kernel<4><<<grid, kReduceThreads, 0, stream>>>(a);
+    else if (a.hb == 2) reduce_kernel<2><<<grid, kReduceThreads, 0, stream>>>(a);
+    else reduce_kernel<1><<<grid, kReduceThreads, 0, stream>>>(a);
+    LEXICO_CUDA_CHECK_LAUNCH();
+  }
+  LEXICO_CUDA_CHECK(cudaMemsetAsync(a.out, 0, size_t(a.batch) * a.n_heads * M * sizeof(float), stream));
+  const dim3 grid((a.n_atoms + kApplyAtoms - 1) / kApplyAtoms, (a.batch * a.n_heads + kApplyCols - 1) / kApplyCols);
+  apply_kernel<M><<<grid, kApplyThreads, 0, stream>>>(a);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+template <int HB, int M>
+void launch_dense_hb(const DenseArgs& a, cudaStream_t stream) {
+  const dim3 grid(a.splits, a.n_kv * a.n_hg, a.batch);
+  dense_kernel<HB, M><<<grid, kDenseThreads, 0, stream>>>(a);
+  LEXICO_CUDA_CHECK_LAUNCH();
+  dense_combine_kernel<M><<<a.batch * a.n_heads, M, 0, stream>>>(a);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+template <int M>
+void launch_dense_m(const DenseArgs& a, cudaStream_t stream) {
+  switch (a.hb) {
+    case 8: launch_dense_hb<8, M>(a, stream); break;
+    case 4: launch_dense_hb<4, M>(a, stream); break;
+    case 2: launch_dense_hb<2, M>(a, stream); break;
+    default: launch_dense_hb<1, M>(a, stream); break;
+  }
+}
+
+}  // namespace
+
+size_t sparse_partial_smem(int n_atoms, int hb, int s) { return PartialLayout(n_atoms, hb, s).bytes; }
+
+void launch_sparse(const SparseArgs& a, cudaStream_t stream) {
+  if (a.m == 64) launch_sparse_m<64>(a, stream);
+  else launch_sparse_m<128>(a, stream);
+}
+
+void launch_dense(const DenseArgs& a, cudaStream_t stream) {
+  if (a.m == 64) launch_dense_m<64>(a, stream);
+  else launch_dense_m<128>(a, stream);
+}
+
+}  // namespace lexico::cuda::attn_detail

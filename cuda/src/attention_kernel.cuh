@@ -1,0 +1,53 @@
+// Launch interface of the decode-attention kernels (attention_kernel.cu).
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "lexico/cuda/attention.h"
+
+namespace lexico::cuda::attn_detail {
+
+constexpr int kSparseThreads = 512;  // tokens per block iteration
+constexpr int kDenseThreads = 256;
+constexpr int kDenseChunk = 256;     // tokens per dense iteration
+
+struct SparseArgs {
+  CompressedKv kv;
+  const float* q = nullptr;
+  float* out = nullptr;
+  float* qd = nullptr;          // [batch][n_kv][N][G]
+  float* partial_acc = nullptr;  // [groups][P][N][HB]
+  float* partial_stats = nullptr;  // [groups][P+1][2][HB] (max, sum); slot P = buffer
+  float* buffer_out = nullptr;     // [groups][HB][m]
+  float* ahat = nullptr;           // [batch][n_heads][N]: merged, normalised coefficient weights
+  float* buffer_weight = nullptr;  // [batch][n_heads]: weight of the buffer's partial output
+  int batch = 0, n_heads = 0, n_kv = 0, group = 0, hb = 0, n_hg = 0, m = 0, n_atoms = 0, s = 0;
+  int64_t t_cap = 0;
+  int b_cap = 0;
+  int splits = 0;  // P
+  int64_t tokens_per_split = 0;
+  float scale = 0.0f;
+};
+
+size_t sparse_partial_smem(int n_atoms, int hb, int s);
+void launch_sparse(const SparseArgs& args, cudaStream_t stream);
+
+struct DenseArgs {
+  const uint16_t* k = nullptr;
+  const uint16_t* v = nullptr;
+  int64_t capacity = 0;
+  const int32_t* length = nullptr;
+  const float* q = nullptr;
+  float* out = nullptr;
+  float* partial_out = nullptr;    // [groups][P][HB][m]
+  float* partial_stats = nullptr;  // [groups][P][2][HB]
+  int batch = 0, n_heads = 0, n_kv = 0, group = 0, hb = 0, n_hg = 0, m = 0;
+  int splits = 0;
+  int64_t tokens_per_split = 0;
+  float scale = 0.0f;
+};
+
+void launch_dense(const DenseArgs& args, cudaStream_t stream);
+
+}  // namespace lexico::cuda::attn_detail

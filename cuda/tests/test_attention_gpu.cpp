@@ -1,0 +1,284 @@
+// GPU decode attention (compressed and dense FP16) against a CPU computation
+// in double on the densified vectors. Tolerance: ‖out − ref‖ ≤ 1e-4‖ref‖ per
+// head (float32 arithmetic throughout; atomics make the order of the sums vary).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "gpu_test.h"
+#include "lexico/cuda/attention.h"
+#include "lexico/fp8.h"
+#include "lexico/half.h"
+
+using namespace lexico;
+using namespace lexico::cuda;
+using namespace lexico::cuda::test;
+
+namespace {
+
+struct HostCache {
+  DecodeShape shape;
+  Eigen::MatrixXf dk, dv;  // m×N
+  std::vector<uint16_t> ki, vi;
+  std::vector<uint8_t> kc, vc;
+  std::vector<uint16_t> kb, vb;  // FP16 buffer
+  std::vector<int32_t> tc, tb;
+  std::vector<float> q;
+  // Dense equivalents (every token, compressed ones densified, then FP16): the
+  // dense kernel's input. [b][kv][t][m], t < tc + tb.
+  std::vector<uint16_t> dense_k, dense_v;
+  int64_t dense_cap = 0;
+};
+
+HostCache make_cache(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int32_t> tb, float q_scale,
+                     uint32_t seed) {
+  HostCache c;
+  c.shape = shape;
+  c.tc = std::move(tc);
+  c.tb = std::move(tb);
+  const int m = shape.head_dim, n = shape.n_atoms, s = shape.sparsity;
+  c.dk = random_dictionary(m, n, seed);
+  c.dv = random_dictionary(m, n, seed + 1);
+  std::mt19937 rng(seed + 2);
+  std::normal_distribution<float> normal;
+  const size_t rows = size_t(shape.batch) * shape.n_kv_heads * shape.compressed_capacity;
+  c.ki.resize(rows * s);
+  c.vi.resize(rows * s);
+  c.kc.resize(rows * s);
+  c.vc.resize(rows * s);
+  std::uniform_int_distribution<int> atom(0, n - 1);
+  for (size_t r = 0; r < rows; ++r) {
+    for (auto* pair : {&c.ki, &c.vi}) {
+      std::set<int> used;
+      for (int i = 0; i < s; ++i) {
+        int a;
+        do a = atom(rng);
+        while (used.count(a));
+        used.insert(a);
+        (*pair)[r * s + i] = uint16_t(a);
+      }
+    }
+    for (int i = 0; i < s; ++i) {
+      c.kc[r * s + i] = fp8_e4m3_encode(0.8f * normal(rng));
+      c.vc[r * s + i] = i == s - 1 ? 0 : fp8_e4m3_encode(0.8f * normal(rng));  // a zero (padding) coefficient
+    }
+  }
+  const size_t brows = size_t(shape.batch) * shape.n_kv_heads * shape.buffer_capacity;
+  c.kb.resize(brows * m);
+  c.vb.resize(brows * m);
+  for (auto& h : c.kb) h = float_to_half(0.3f * normal(rng));
+  for (auto& h : c.vb) h = float_to_half(0.3f * normal(rng));
+  c.q.resize(size_t(shape.batch) * shape.n_heads * m);
+  for (auto& v : c.q) v = q_scale * normal(rng);
+  // Dense layout.
+  int64_t cap = 0;
+  for (int b = 0; b < shape.batch; ++b) cap = std::max<int64_t>(cap, c.tc[b] + c.tb[b]);
+  c.dense_cap = std::max<int64_t>(cap, 1);
+  c.dense_k.assign(size_t(shape.batch) * shape.n_kv_heads * c.dense_cap * m, 0);
+  c.dense_v.assign(c.dense_k.size(), 0);
+  for (int b = 0; b < shape.batch; ++b)
+    for (int kv = 0; kv < shape.n_kv_heads; ++kv) {
+      for (int t = 0; t < c.tc[b] + c.tb[b]; ++t) {
+        Eigen::VectorXf k(m), v(m);
+        if (t < c.tc[b]) {
+          const size_t r = (size_t(b) * shape.n_kv_heads + kv) * shape.compressed_capacity + t;
+          k.setZero();
+          v.setZero();
+          for (int i = 0; i < s; ++i) {
+            k += fp8_e4m3_decode(c.kc[r * s + i]) * c.dk.col(c.ki[r * s + i]);
+            v += fp8_e4m3_decode(c.vc[r * s + i]) * c.dv.col(c.vi[r * s + i]);
+          }
+        } else {
+          const size_t r = (size_t(b) * shape.n_kv_heads + kv) * shape.buffer_capacity + (t - c.tc[b]);
+          for (int e = 0; e < m; ++e) {
+            k(e) = half_to_float(c.kb[r * m + e]);
+            v(e) = half_to_float(c.vb[r * m + e]);
+          }
+        }
+        const size_t d = ((size_t(b) * shape.n_kv_heads + kv) * c.dense_cap + t) * m;
+        for (int e = 0; e < m; ++e) {
+          c.dense_k[d + e] = float_to_half(k(e));
+          c.dense_v[d + e] = float_to_half(v(e));
+        }
+      }
+    }
+  return c;
+}
+
+// Exact attention in double. dense_fp16: use the FP16-rounded dense vectors
+// (the dense kernel's input) instead of the exact densified ones.
+std::vector<double> reference(const HostCache& c, bool dense_fp16) {
+  const DecodeShape& sh = c.shape;
+  const int m = sh.head_dim, s = sh.sparsity, group = sh.n_heads / sh.n_kv_heads;
+  std::vector<double> out(size_t(sh.batch) * sh.n_heads * m, 0.0);
+  for (int b = 0; b < sh.batch; ++b)
+    for (int h = 0; h < sh.n_heads; ++h) {
+      const int kv = h / group;
+      const int total = c.tc[b] + c.tb[b];
+      if (total == 0) continue;
+      std::vector<Eigen::VectorXd> ks, vs;
+      for (int t = 0; t < total; ++t) {
+        Eigen::VectorXd k = Eigen::VectorXd::Zero(m), v = Eigen::VectorXd::Zero(m);
+        if (dense_fp16) {
+          const size_t d = ((size_t(b) * sh.n_kv_heads + kv) * c.dense_cap + t) * m;
+          for (int e = 0; e < m; ++e) {
+            k(e) = half_to_float(c.dense_k[d + e]);
+            v(e) = half_to_float(c.dense_v[d + e]);
+          }
+        } else if (t < c.tc[b]) {
+          const size_t r = (size_t(b) * sh.n_kv_heads + kv) * sh.compressed_capacity + t;
+          for (int i = 0; i < s; ++i) {
+            k += double(fp8_e4m3_decode(c.kc[r * s + i])) * c.dk.col(c.ki[r * s + i]).cast<double>();
+            v += double(fp8_e4m3_decode(c.vc[r * s + i])) * c.dv.col(c.vi[r * s + i]).cast<double>();
+          }
+        } else {
+          const size_t r = (size_t(b) * sh.n_kv_heads + kv) * sh.buffer_capacity + (t - c.tc[b]);
+          for (int e = 0; e < m; ++e) {
+            k(e) = half_to_float(c.kb[r * m + e]);
+            v(e) = half_to_float(c.vb[r * m + e]);
+          }
+        }
+        ks.push_back(k);
+        vs.push_back(v);
+      }
+      Eigen::VectorXd q(m);
+      for (int e = 0; e < m; ++e) q(e) = c.q[(size_t(b) * sh.n_heads + h) * m + e];
+      std::vector<double> sc(total);
+      double mx = -INFINITY;
+      for (int t = 0; t < total; ++t) {
+        sc[t] = q.dot(ks[t]) / std::sqrt(double(m));
+        mx = std::max(mx, sc[t]);
+      }
+      double z = 0.0;
+      Eigen::VectorXd o = Eigen::VectorXd::Zero(m);
+      for (int t = 0; t < total; ++t) {
+        const double p = std::exp(sc[t] - mx);
+        z += p;
+        o += p * vs[t];
+      }
+      for (int e = 0; e < m; ++e) out[(size_t(b) * sh.n_heads + h) * m + e] = o(e) / z;
+    }
+  return out;
+}
+
+double worst_head_error(const std::vector<float>& got, const std::vector<double>& want, int m) {
+  double worst = 0.0;
+  for (size_t h = 0; h < want.size() / m; ++h) {
+    double diff = 0.0, norm = 0.0;
+    for (int e = 0; e < m; ++e) {
+      const double d = got[h * m + e] - want[h * m + e];
+      diff += d * d;
+      norm += want[h * m + e] * want[h * m + e];
+    }
+    if (!std::isfinite(diff)) return INFINITY;
+    worst = std::max(worst, norm > 0 ? std::sqrt(diff / norm) : std::sqrt(diff));
+  }
+  return worst;
+}
+
+template <typename T>
+DeviceBuffer<T> upload(const std::vector<T>& host) {
+  DeviceBuffer<T> d(std::max<size_t>(host.size(), 1));
+  if (!host.empty()) LEXICO_CUDA_CHECK(cudaMemcpy(d.data(), host.data(), host.size() * sizeof(T), cudaMemcpyHostToDevice));
+  return d;
+}
+
+void run_case(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int32_t> tb, float q_scale, uint32_t seed) {
+  const HostCache c = make_cache(shape, std::move(tc), std::move(tb), q_scale, seed);
+  const int m = shape.head_dim;
+  auto ki = upload(c.ki), vi = upload(c.vi);
+  auto kc = upload(c.kc), vc = upload(c.vc);
+  auto kb = upload(c.kb), vb = upload(c.vb);
+  auto tcd = upload(c.tc), tbd = upload(c.tb);
+  auto q = upload(c.q);
+  std::vector<float> dk(c.dk.data(), c.dk.data() + c.dk.size()), dv(c.dv.data(), c.dv.data() + c.dv.size());
+  auto dkd = upload(dk), dvd = upload(dv);
+  DeviceBuffer<float> out(c.q.size());
+  CompressedKv kv{ki.data(), kc.data(), vi.data(), vc.data(), kb.data(), vb.data(), tcd.data(), tbd.data(),
+                  dkd.data(), dvd.data()};
+  SparseDecodeAttention sparse(shape);
+  const int64_t max_tc = *std::max_element(c.tc.begin(), c.tc.end());
+  std::vector<float> got(c.q.size());
+  for (int rep = 0; rep < 2; ++rep) {  // a second run reuses the workspace
+    LEXICO_CUDA_CHECK(cudaMemset(out.data(), 0xFF, out.bytes()));  // poison: every output must be written
+    sparse.run(kv, q.data(), out.data(), shape.batch, max_tc);
+    LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+    LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+    const double err = worst_head_error(got, reference(c, false), m);
+    MESSAGE("sparse attention (m " << m << ", s " << shape.sparsity << ", N " << shape.n_atoms << ", q×" << q_scale
+                                   << "): worst head error " << err);
+    CHECK(err <= 1e-4);
+  }
+  // Dense FP16 reference kernel on the same tokens.
+  DecodeShape dshape = shape;
+  dshape.compressed_capacity = c.dense_cap;
+  auto dkh = upload(c.dense_k), dvh = upload(c.dense_v);
+  std::vector<int32_t> lens(shape.batch);
+  for (int b = 0; b < shape.batch; ++b) lens[b] = c.tc[b] + c.tb[b];
+  auto lend = upload(lens);
+  DenseDecodeAttention dense(dshape);
+  LEXICO_CUDA_CHECK(cudaMemset(out.data(), 0xFF, out.bytes()));
+  dense.run(dkh.data(), dvh.data(), c.dense_cap, lend.data(), q.data(), out.data(), shape.batch,
+            *std::max_element(lens.begin(), lens.end()));
+  LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+  LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+  const double err = worst_head_error(got, reference(c, true), m);
+  MESSAGE("dense attention: worst head error " << err);
+  CHECK(err <= 1e-4);
+}
+
+}  // namespace
+
+TEST_CASE("sparse decode attention matches the densified computation (m = 128, s = 16)") {
+  LEXICO_REQUIRE_GPU();
+  DecodeShape shape;
+  shape.batch = 3;
+  shape.n_heads = 8;
+  shape.n_kv_heads = 2;
+  shape.head_dim = 128;
+  shape.n_atoms = 1024;
+  shape.sparsity = 16;
+  shape.compressed_capacity = 3000;
+  shape.buffer_capacity = 128;
+  run_case(shape, {2999, 1500, 0}, {37, 128, 5}, 1.0f, 1);
+  run_case(shape, {3000, 700, 2}, {0, 1, 128}, 12.0f, 2);  // sharp softmax: exercises the running-max rescale
+}
+
+TEST_CASE("sparse decode attention: m = 64, s = 8 and a generic s, one query head per KV head") {
+  LEXICO_REQUIRE_GPU();
+  DecodeShape shape;
+  shape.batch = 2;
+  shape.n_heads = 4;
+  shape.n_kv_heads = 4;
+  shape.head_dim = 64;
+  shape.n_atoms = 777;
+  shape.sparsity = 8;
+  shape.compressed_capacity = 1200;
+  shape.buffer_capacity = 64;
+  run_case(shape, {1200, 513}, {64, 3}, 2.0f, 3);
+  shape.sparsity = 12;
+  shape.n_heads = 16;  // 4 heads a group
+  run_case(shape, {1100, 1}, {9, 0}, 1.0f, 4);
+  shape.n_heads = 32;  // 8 heads a group: two blocks per group
+  shape.sparsity = 16;
+  run_case(shape, {900, 64}, {20, 64}, 1.0f, 5);
+}
+
+TEST_CASE("sparse decode attention refuses shapes it cannot take, with the reason") {
+  LEXICO_REQUIRE_GPU();
+  DecodeShape shape;
+  shape.n_atoms = 65536;
+  const std::string why = SparseDecodeAttention::unsupported_reason(shape);
+  MESSAGE(why);
+  CHECK(why.find("4096") != std::string::npos);
+  try {
+    SparseDecodeAttention attention(shape);
+    FAIL("no error");
+  } catch (const Error& e) {
+    CHECK(is_gpu_error(e));
+  }
+}

@@ -1,7 +1,3 @@
-// GCC 12 flags Eigen's AVX-512 GEMM packing (_mm512_undefined_ps, GCC bug
-// 105593) with a false -Wmaybe-uninitialized; the pragma must precede the
-// first include of the intrinsics headers to cover the inlined code.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "lexico/omp.h"
 
 #include <omp.h>

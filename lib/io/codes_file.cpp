@@ -1,7 +1,5 @@
 #include "lexico/codes_file.h"
 
-#include <cstdlib>
-
 #include "io/h5.h"
 #include "lexico/atomic_file.h"
 #include "lexico/error.h"
@@ -67,16 +65,11 @@ CodesFile read_codes(const std::string& path) {
   if (c.head_dim < 1 || c.n_kv_heads < 1 || c.n_tokens < 0 || c.n_layers < 1)
     bad_input(path, "implausible header (head_dim {}, n_kv_heads {}, n_tokens {})", c.head_dim, c.n_kv_heads,
               c.n_tokens);
-  if (!f.exists("/layers")) bad_input(path, "has no /layers group");
-  for (const std::string& name : f.list("/layers")) {
-    char* end = nullptr;
-    long l = std::strtol(name.c_str(), &end, 10);
-    if (*end != '\0' || l < 0 || l >= c.n_layers)
-      bad_input(path, "unexpected member /layers/{} (model has {} layers)", name, c.n_layers);
+  for (int l : f.layer_indices(c.n_layers)) {
     CodesFile::Layer layer;
-    layer.keys = read_rows(f, c, static_cast<int>(l), KvKind::Keys);
-    layer.values = read_rows(f, c, static_cast<int>(l), KvKind::Values);
-    c.layers.emplace(static_cast<int>(l), std::move(layer));
+    layer.keys = read_rows(f, c, l, KvKind::Keys);
+    layer.values = read_rows(f, c, l, KvKind::Values);
+    c.layers.emplace(l, std::move(layer));
   }
   if (c.layers.empty()) bad_input(path, "holds no layers");
   return c;

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 
 #include <fmt/ranges.h>
 
@@ -66,26 +65,21 @@ Dictionary read_dictionary(const std::string& path) {
   if (d.n_atoms < 1) bad_input(path, "implausible n_atoms {}", d.n_atoms);
   if (d.n_atoms > 65536)
     bad_input(path, "has {} atoms; atom indices are 16-bit, so at most 65536 are supported", d.n_atoms);
-  if (!f.exists("/layers")) bad_input(path, "has no /layers group");
   const std::vector<hsize_t> expected = {static_cast<hsize_t>(d.n_atoms), static_cast<hsize_t>(d.head_dim)};
-  for (const std::string& name : f.list("/layers")) {
-    char* end = nullptr;
-    long l = std::strtol(name.c_str(), &end, 10);
-    if (*end != '\0' || l < 0 || l >= d.n_layers)
-      bad_input(path, "unexpected member /layers/{} (model has {} layers)", name, d.n_layers);
+  for (int l : f.layer_indices(d.n_layers)) {
     Dictionary::Layer layer;
     for (KvKind kind : {KvKind::Keys, KvKind::Values}) {
-      const std::string ds = dataset(static_cast<int>(l), kind);
+      const std::string ds = dataset(l, kind);
       auto shape = f.shape(ds);
       if (shape != expected)
         bad_input(path, "{} has shape [{}], expected [{}, {}] (n_atoms, head_dim)", ds, fmt::join(shape, ", "),
                   d.n_atoms, d.head_dim);
       std::vector<float> data = f.read_floats(ds);
       Eigen::MatrixXf m = Eigen::Map<Eigen::MatrixXf>(data.data(), d.head_dim, d.n_atoms);
-      check_atoms(m, path, static_cast<int>(l), kind);
+      check_atoms(m, path, l, kind);
       (kind == KvKind::Keys ? layer.keys : layer.values) = std::move(m);
     }
-    d.layers.emplace(static_cast<int>(l), std::move(layer));
+    d.layers.emplace(l, std::move(layer));
   }
   if (d.layers.empty()) bad_input(path, "holds no layers");
   // Metadata: every root attribute with a known prefix.

@@ -116,6 +116,21 @@ std::vector<std::string> File::list(const std::string& group) const {
   return names;
 }
 
+std::vector<int> File::layer_indices(int n_layers) const {
+  if (!exists("/layers")) bad_input(path_, "has no /layers group");
+  std::vector<int> layers;
+  for (const std::string& name : list("/layers")) {
+    const bool digits = !name.empty() && name.size() <= 6 &&
+                        std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const int l = digits ? std::stoi(name) : -1;
+    if (l < 0 || l >= n_layers)
+      bad_input(path_, "unexpected member /layers/{} (model has {} layers)", name, n_layers);
+    layers.push_back(l);
+  }
+  std::sort(layers.begin(), layers.end());
+  return layers;
+}
+
 namespace {
 
 Handle open_object(const File& f, const std::string& obj) {

@@ -56,6 +56,9 @@ class File {
   void create_group(const std::string& name);
   // Names of the members of a group, sorted.
   std::vector<std::string> list(const std::string& group) const;
+  // The layer indices under /layers (members named 0, 1, ...), ascending;
+  // BadInput when the group is missing or a member is not a layer < n_layers.
+  std::vector<int> layer_indices(int n_layers) const;
 
   // Attributes on an object ("/" for the file root).
   void set_attr(const std::string& obj, const std::string& name, const std::string& value);

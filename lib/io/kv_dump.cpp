@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <random>
 
 #include <fmt/ranges.h>
@@ -31,15 +30,7 @@ KvDumpInfo read_info(const h5::File& f) {
   if (info.n_layers < 1 || info.n_kv_heads < 1 || info.head_dim < 1 || info.head_dim > 1024)
     bad_input(f.path(), "implausible header: n_layers {}, n_kv_heads {}, head_dim {}", info.n_layers,
               info.n_kv_heads, info.head_dim);
-  if (!f.exists("/layers")) bad_input(f.path(), "has no /layers group");
-  for (const std::string& name : f.list("/layers")) {
-    char* end = nullptr;
-    long l = std::strtol(name.c_str(), &end, 10);
-    if (*end != '\0' || l < 0 || l >= info.n_layers)
-      bad_input(f.path(), "unexpected member /layers/{} (model has {} layers)", name, info.n_layers);
-    info.layers.push_back(static_cast<int>(l));
-  }
-  std::sort(info.layers.begin(), info.layers.end());
+  info.layers = f.layer_indices(info.n_layers);
   if (info.layers.empty()) bad_input(f.path(), "holds no layers");
   info.has_prerope = f.exists(layer_path(info.layers[0], KvKind::KeysPreRope));
   return info;

@@ -96,24 +96,8 @@ std::vector<float> KvDumpReader::read(int layer, KvKind kind, int64_t token0, in
   return data;
 }
 
-KvDumpWriter::KvDumpWriter(const std::string& path, const KvDumpInfo& info) : KvDumpWriter(path, info, false) {}
-
-KvDumpWriter KvDumpWriter::resume(const std::string& path, const KvDumpInfo& info) {
-  return KvDumpWriter(path, info, true);
-}
-
-KvDumpWriter::KvDumpWriter(const std::string& path, const KvDumpInfo& info, bool resume)
-    : path_(path), info_(info) {
+KvDumpWriter::KvDumpWriter(const std::string& path, const KvDumpInfo& info) : path_(path), info_(info) {
   if (info_.layers.empty()) usage_error(path, "a KV dump needs at least one layer");
-  if (resume) {
-    file_ = std::make_unique<h5::File>(h5::File::open_rw(path));
-    KvDumpInfo old = read_info(*file_);
-    if (old.model != info.model || old.n_kv_heads != info.n_kv_heads || old.head_dim != info.head_dim ||
-        old.layers != info.layers || old.has_prerope != info.has_prerope || old.n_layers != info.n_layers)
-      bad_input(path, "cannot resume: the partial dump was made with other settings");
-    n_tokens_ = static_cast<int64_t>(file_->shape("/tokens").at(0));
-    return;
-  }
   file_ = std::make_unique<h5::File>(h5::File::create(path));
   h5::File& f = *file_;
   f.set_attr("/", "format", std::string(kFormat));
@@ -159,7 +143,6 @@ void KvDumpWriter::append(const std::vector<int32_t>& tokens, const std::vector<
 }
 
 void KvDumpWriter::set_attr(const std::string& name, int64_t value) { file_->set_attr("/", name, value); }
-void KvDumpWriter::set_attr(const std::string& name, const std::string& value) { file_->set_attr("/", name, value); }
 void KvDumpWriter::flush() { file_->flush(); }
 void KvDumpWriter::close() {
   if (file_) {

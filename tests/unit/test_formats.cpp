@@ -134,33 +134,6 @@ TEST_CASE("KV dump round trip, fp32 and fp16, appended in windows") {
   }
 }
 
-TEST_CASE("KV dump resume appends to the partial file") {
-  test::TempDir dir;
-  const std::string path = dir / "d.h5";
-  KvDumpInfo info;
-  info.model = "m";
-  info.n_layers = 1;
-  info.n_kv_heads = 1;
-  info.head_dim = 2;
-  info.layers = {0};
-  std::vector<float> x = {1, 2, 3, 4};
-  {
-    KvDumpWriter w(path, info);
-    w.append({1}, {0}, {x.data()}, {x.data()});
-    w.close();
-  }
-  {
-    KvDumpWriter w = KvDumpWriter::resume(path, info);
-    CHECK(w.n_tokens() == 1);
-    w.append({2}, {1}, {x.data() + 2}, {x.data() + 2});
-    w.close();
-  }
-  CHECK(KvDumpReader(path).read(0, KvKind::Keys) == x);
-  KvDumpInfo other = info;
-  other.head_dim = 4;
-  CHECK(error_of([&] { KvDumpWriter::resume(path, other); }).find("other settings") != std::string::npos);
-}
-
 TEST_CASE("KV dump readers reject bad files with the file named") {
   test::TempDir dir;
   CHECK(error_of([&] { KvDumpReader(dir / "missing.h5"); }).find("missing.h5: no such file") != std::string::npos);

@@ -59,15 +59,12 @@ class KvDumpReader {
   int64_t n_tokens_ = 0;
 };
 
-// Streams windows of tokens into a new dump (or continues one, for resumable
-// harvesting). Write to an AtomicOutput temp path and commit when done.
+// Streams windows of tokens into a new dump. Write to an AtomicOutput temp
+// path and commit when done.
 class KvDumpWriter {
  public:
   // Creates a new file with the given schema header.
   KvDumpWriter(const std::string& path, const KvDumpInfo& info);
-  // Reopens a dump written by an earlier run to append to it; checks that its
-  // header equals `info`.
-  static KvDumpWriter resume(const std::string& path, const KvDumpInfo& info);
   ~KvDumpWriter();
   KvDumpWriter(KvDumpWriter&&) noexcept;
 
@@ -78,14 +75,12 @@ class KvDumpWriter {
   void append(const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
               const std::vector<const float*>& keys, const std::vector<const float*>& values,
               const std::vector<const float*>& keys_prerope = {});
-  // Records a free-form attribute (e.g. the harvest's progress for resume).
+  // Records a free-form integer attribute (e.g. a harvest segment's windows).
   void set_attr(const std::string& name, int64_t value);
-  void set_attr(const std::string& name, const std::string& value);
   void flush();
   void close();
 
  private:
-  KvDumpWriter(const std::string& path, const KvDumpInfo& info, bool resume);
   std::string path_;
   std::unique_ptr<h5::File> file_;
   KvDumpInfo info_;

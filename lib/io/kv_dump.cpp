@@ -143,7 +143,6 @@ void KvDumpWriter::append(const std::vector<int32_t>& tokens, const std::vector<
 }
 
 void KvDumpWriter::set_attr(const std::string& name, int64_t value) { file_->set_attr("/", name, value); }
-void KvDumpWriter::flush() { file_->flush(); }
 void KvDumpWriter::close() {
   if (file_) {
     file_->flush();

@@ -77,7 +77,6 @@ class KvDumpWriter {
               const std::vector<const float*>& keys_prerope = {});
   // Records a free-form integer attribute (e.g. a harvest segment's windows).
   void set_attr(const std::string& name, int64_t value);
-  void flush();
   void close();
 
  private:

@@ -1,29 +1,21 @@
 // lexico-generate: text generation with the KV cache of your choice, tokens
 // streamed to stdout as they are produced, a speed and memory summary on stderr.
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 
 #include "lexico/cache_factory.h"
-#include "lexico/chat_template.h"
 #include "lexico/cli.h"
 #include "lexico/cli_parse.h"
 #include "lexico/corpus.h"
 #include "lexico/error.h"
 #include "lexico/runtime.h"
 #include "lexico/sampler.h"
+#include "lexico/text_generation.h"
 
 using namespace lexico;
-
-namespace {
-
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Generate text with a compressed (or full) KV cache.", "lexico-generate"};
@@ -71,63 +63,32 @@ int main(int argc, char** argv) {
     const Runtime runtime(rt);
     const Model& model = runtime.model();
     const Tokenizer& tok = runtime.tokenizer();
-    std::vector<int32_t> stop_ids;
-    if (tok.eos_id() >= 0) stop_ids.push_back(tok.eos_id());
-    std::optional<ChatTemplate> chat;
-    if (!raw) {
-      chat = template_name == "auto" ? ChatTemplate::detect(tok) : ChatTemplate::by_name(template_name);
-      if (auto id = tok.token_id(chat->end_of_turn())) stop_ids.push_back(*id);
-    }
-    const int vocab = model.config().vocab_size;
+    const PromptFormat format = PromptFormat::make(tok, raw, template_name, system);
+    GenerationOptions gen;
+    gen.max_new_tokens = max_new;
+    gen.stop_tokens = format.stop_tokens(tok);
+    gen.stop_strings = stops;
 
     for (size_t p = 0; p < prompts.size(); ++p) {
-      std::vector<int32_t> ids;
-      if (chat) {
-        std::vector<ChatMessage> messages;
-        if (!system.empty()) messages.push_back({"system", system});
-        messages.push_back({"user", prompts[p]});
-        ids = chat->encode(tok, messages, true);
-      } else {
-        ids = tok.encode(prompts[p], tok.adds_bos());
-      }
+      const std::vector<int32_t> ids = format.encode(tok, prompts[p]);
       if (ids.empty()) bad_input(fmt::format("prompt {}", p + 1), "the prompt is empty");
       const int64_t length = static_cast<int64_t>(ids.size()) + max_new;
       if (model.config().max_context > 0 && length > model.config().max_context)
         bad_input(fmt::format("prompt {}", p + 1), "{} prompt tokens + {} new exceed the model's context of {}",
                   ids.size(), max_new, model.config().max_context);
       auto cache = runtime.make_cache(length);
-
-      const auto t0 = Clock::now();
-      std::vector<int> prompt_ids(ids.begin(), ids.end());
-      Matrix logits = model.forward(prompt_ids, 0, *cache);
-      const double prefill_s = seconds_since(t0);
-      const auto t1 = Clock::now();
-      int prev = -1, produced = 0;
-      std::string text;
-      for (int64_t pos = static_cast<int64_t>(ids.size()); produced < max_new; ++pos) {
-        const int next = sampler.sample(logits.data(), vocab);
-        ++produced;
-        if (std::find(stop_ids.begin(), stop_ids.end(), next) != stop_ids.end()) break;
-        const std::string_view piece = tok.stream_piece(prev, next);
-        prev = next;
+      const Generation g = generate_text(model, tok, *cache, ids, gen, sampler, [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
-        text.append(piece);
-        const bool stopped = std::any_of(stops.begin(), stops.end(), [&](const std::string& s) {
-          return !s.empty() && text.size() >= s.size() && text.compare(text.size() - s.size(), s.size(), s) == 0;
-        });
-        if (stopped || produced == max_new) break;
-        logits = model.forward(std::span<const int>(&next, 1), pos, *cache);
-      }
+      });
       std::fputc('\n', stdout);
       std::fflush(stdout);
-      const double decode_s = seconds_since(t1);
       if (!quiet)
         fmt::print(stderr,
                    "lexico-generate: cache {}: prefill {} tokens {:.1f} tok/s, decode {} tokens {:.1f} tok/s, "
                    "KV {} bytes = {:.2f}% of FP16 ({:.2f}% with shared tables)\n",
-                   runtime.resolved_spec(length), ids.size(), ids.size() / std::max(prefill_s, 1e-9), produced,
-                   produced / std::max(decode_s, 1e-9), cache->payload_bytes(),
+                   runtime.resolved_spec(length), g.prompt_tokens, g.prompt_tokens / std::max(g.prefill_seconds, 1e-9),
+                   g.new_tokens, g.new_tokens / std::max(g.decode_seconds, 1e-9), cache->payload_bytes(),
                    100.0 * cache->payload_bytes() / std::max<size_t>(cache->fp16_bytes(), 1),
                    100.0 * cache->bytes() / std::max<size_t>(cache->fp16_bytes(), 1));
     }

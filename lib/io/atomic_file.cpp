@@ -43,4 +43,19 @@ void AtomicOutput::commit() {
   committed_ = true;
 }
 
+void write_text_file(const std::string& path, std::string_view text) {
+  if (path == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0)
+      io_error("stdout", "cannot write: {}", std::strerror(errno));
+    return;
+  }
+  AtomicOutput out(path);
+  std::FILE* f = std::fopen(out.temp_path().c_str(), "wb");
+  if (!f) io_error(path, "cannot create {}: {}", out.temp_path(), std::strerror(errno));
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  const int err = errno;
+  if (std::fclose(f) != 0 || !written) io_error(path, "cannot write: {}", std::strerror(written ? errno : err));
+  out.commit();
+}
+
 }  // namespace lexico

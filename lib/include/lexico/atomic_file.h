@@ -3,6 +3,7 @@
 // file under the final name and never destroys what the user had.
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace lexico {
 
@@ -24,5 +25,9 @@ class AtomicOutput {
   std::string final_, temp_;
   bool committed_ = false;
 };
+
+// Writes a whole text file through AtomicOutput ("-": standard output).
+// Throws lexico::Error (Io) when it cannot be written in full.
+void write_text_file(const std::string& path, std::string_view text);
 
 }  // namespace lexico

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   for (auto& m : eval_app::add_longbench(app)) modes.push_back(std::move(m));
   modes.push_back(eval_app::add_longbench_tasks(app));
   modes.push_back(eval_app::add_niah(app));
+  modes.push_back(eval_app::add_baselines(app));
   if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
   for (const auto& mode : modes)
     if (*mode.command) return run_app("lexico-eval", mode.run);

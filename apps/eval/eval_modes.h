@@ -14,6 +14,7 @@ struct Mode {
 };
 
 Mode add_recon(CLI::App& app);
+Mode add_baselines(CLI::App& app);
 std::vector<Mode> add_perplexity_and_kl(CLI::App& app);
 std::vector<Mode> add_longbench(CLI::App& app);  // longbench, longbench-score
 Mode add_longbench_tasks(CLI::App& app);

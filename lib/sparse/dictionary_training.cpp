@@ -302,7 +302,8 @@ Dictionary assemble(const Setup& s, const TrainOptions& o, const std::vector<std
                     {"train.max_vectors", double(o.max_vectors)},
                     {"train.val_fraction", o.val_fraction},
                     {"train.dead_after", o.dead_after}};
-  double seconds = 0;
+  // No wall times: they would make two runs of the same training differ
+  // (outputs are compared by hash); lexico-train prints them instead.
   for (int layer : s.layers) {
     Dictionary::Layer& out = d.layers[layer];
     out.keys = initial_dictionary(o, s.init, layer, KvKind::Keys, s.m, s.n);
@@ -313,18 +314,15 @@ Dictionary assemble(const Setup& s, const TrainOptions& o, const std::vector<std
       (kind == KvKind::Keys ? out.keys : out.values) = t.best;
       out.series["val_rre_" + name] = t.val_rre;
       if (!t.train_loss.empty()) out.series["train_loss_" + name] = t.train_loss;
-      d.number_attrs[prefix + "seconds"] = t.seconds;
       d.number_attrs[prefix + "vectors"] = double(t.n_train);
       d.number_attrs[prefix + "val_vectors"] = double(t.n_val);
       d.number_attrs[prefix + "epochs"] = t.epochs_done;
       d.number_attrs[prefix + "best_epoch"] = t.best_epoch;
       d.number_attrs[prefix + "val_rre"] = t.best_val;
       d.number_attrs[prefix + "restarted"] = double(t.restarted);
-      seconds += t.seconds;
     }
     d.text_attrs[fmt::format("train.layer.{}.kinds", layer)] = kinds_text(o.kinds);
   }
-  d.number_attrs["train.seconds"] = seconds;
   return d;
 }
 

@@ -43,8 +43,6 @@ Dictionary merge_dictionaries(const std::vector<std::string>& paths) {
   if (paths.empty()) usage_error("merge", "no dictionary files to merge");
   Dictionary out;
   std::map<std::pair<int, KvKind>, std::string> source;  // which file trained each layer half
-  double seconds = 0;
-  bool timed = false;
   for (const std::string& path : paths) {
     Dictionary d = read_dictionary(path);
     const std::string& first = paths.front();
@@ -63,10 +61,8 @@ Dictionary merge_dictionaries(const std::vector<std::string>& paths) {
     for (const auto& [name, value] : d.text_attrs)
       if (!per_layer(name)) merge_setting(out.text_attrs, name, value, path, first);
     for (const auto& [name, value] : d.number_attrs) {
-      if (name == "train.seconds") {
-        seconds += value;
-        timed = true;
-      } else if (!per_layer(name)) {
+      // Files from before timings left the dictionary files carry train.seconds: not a setting.
+      if (name != "train.seconds" && !per_layer(name)) {
         merge_setting(out.number_attrs, name, value, path, first);
       }
     }
@@ -100,7 +96,6 @@ Dictionary merge_dictionaries(const std::vector<std::string>& paths) {
       if (source.count({layer, kind})) names.emplace_back(kv_kind_name(kind));
     out.text_attrs[fmt::format("train.layer.{}.kinds", layer)] = fmt::format("{}", fmt::join(names, ","));
   }
-  if (timed) out.number_attrs["train.seconds"] = seconds;
   return out;
 }
 

@@ -19,11 +19,12 @@
 //   train.tool, train.init, train.dumps, train.seed (text: exact for any
 //   64-bit seed); train.atoms, train.sparsity, train.epochs, train.batch,
 //   train.lr, train.patience, train.max_vectors, train.val_fraction,
-//   train.dead_after, train.seconds (Σ of the per-kind seconds) (numbers);
+//   train.dead_after (numbers); no wall times, so that the same training
+//   gives the same bytes (the report and lexico-train's log carry them);
 //   per trained layer l and kind k:
 //   train.layer.<l>.kinds (text: "keys", "values" or "keys,values", the halves
 //   this file trained; the other half holds its initial dictionary), and
-//   train.layer.<l>.<k>.{seconds, vectors, val_vectors, epochs, best_epoch,
+//   train.layer.<l>.<k>.{vectors, val_vectors, epochs, best_epoch,
 //   val_rre, restarted} (numbers). Series per layer: val_rre_<k> (epochs run
 //   + 1 values: index 0 is the initial dictionary) and train_loss_<k> (mean
 //   ‖x − Dy‖² over each epoch's steps).

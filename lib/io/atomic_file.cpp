@@ -22,6 +22,9 @@ AtomicOutput::AtomicOutput(std::string final_path) : final_(std::move(final_path
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) io_error(final_, "output folder {} does not exist", dir.string());
   if (fs::is_directory(final_, ec)) io_error(final_, "output path is a folder");
+  // The rename would replace a device or pipe (as root, /dev/null itself).
+  if (fs::exists(fs::symlink_status(final_, ec)) && !fs::is_regular_file(fs::symlink_status(final_, ec)))
+    io_error(final_, "exists and is not a regular file; an output replaces only files");
   if (access(dir.c_str(), W_OK) != 0) io_error(final_, "output folder {} is not writable", dir.string());
   static std::atomic<int> counter{0};
   temp_ = fmt::format("{}.tmp.{}.{}", final_, static_cast<long>(getpid()), counter++);

@@ -1,8 +1,12 @@
 #include "lexico/codes_file.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "io/h5.h"
 #include "lexico/atomic_file.h"
 #include "lexico/error.h"
+#include "lexico/fp8.h"
 
 namespace lexico {
 
@@ -28,6 +32,14 @@ SparseCodes read_rows(const h5::File& f, const CodesFile& c, int layer, KvKind k
   const uint64_t expected = static_cast<uint64_t>(c.n_tokens) * static_cast<uint64_t>(c.n_kv_heads);
   if (rows.rows() != expected)
     bad_input(f.path(), "{} holds {} rows, expected n_tokens × n_kv_heads = {}", g, rows.rows(), expected);
+  // The encoder never writes the FP8 NaN codes (it saturates): one here would
+  // put NaN into every reconstruction that uses it.
+  for (size_t k = 0; k < rows.values.size(); ++k) {
+    if (!std::isnan(fp8_e4m3_decode(rows.values[k]))) continue;
+    const size_t row = std::upper_bound(rows.row_ptr.begin(), rows.row_ptr.end(), k) - rows.row_ptr.begin() - 1;
+    bad_input(f.path(), "{}/values[{}] (token {}, head {}) is the FP8 NaN code", g, k, row / c.n_kv_heads,
+              row % c.n_kv_heads);
+  }
   return rows;
 }
 

@@ -14,8 +14,13 @@ namespace {
 
 // HDF5 prints its error stack to stderr by default; lexico reports errors
 // itself. LEXICO_HDF5_DEBUG=1 keeps HDF5's stack, for diagnosing a file.
+// It also keeps HDF5 from closing files at exit: after a failed write (disk
+// full) H5Fclose fails and leaves the file open, and HDF5 1.10's exit handler
+// then crashes closing it (SIGSEGV in H5F__close_cb). Outputs are closed and
+// committed explicitly, so the exit handler has nothing to save.
 struct SilenceHdf5 {
   SilenceHdf5() {
+    H5dont_atexit();
     if (!std::getenv("LEXICO_HDF5_DEBUG")) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   }
 };
@@ -23,6 +28,26 @@ const SilenceHdf5 silence_hdf5;
 
 hsize_t product(const std::vector<hsize_t>& shape) {
   return std::accumulate(shape.begin(), shape.end(), hsize_t(1), std::multiplies<>());
+}
+
+// A corrupt or hostile header can claim any extent; checked before allocating.
+// Every value lexico reads takes at least one byte of the file, or 1/1032 of
+// one once deflated (deflate's largest ratio), so no honest object holds more.
+constexpr hsize_t kMaxExpansion = 1032;
+
+void check_claimed_values(const File& f, hsize_t values, hsize_t per_file_byte, const std::string& what) {
+  hsize_t file_size = 0;
+  if (H5Fget_filesize(f.id(), &file_size) < 0 || values / per_file_byte > file_size)
+    bad_input(f.path(), "{} claims {} values, more than the file of {} bytes can hold (corrupt file?)", what, values,
+              file_size);
+}
+
+// Object creation properties without modification times, so that the same
+// content gives the same bytes (outputs are compared by hash).
+Handle untimed(hid_t property_class) {
+  Handle p(H5Pcreate(property_class), H5Pclose);
+  H5Pset_obj_track_times(p.get(), false);
+  return p;
 }
 
 }  // namespace
@@ -73,7 +98,7 @@ File File::open_rw(const std::string& path) {
 }
 
 File File::create(const std::string& path) {
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, untimed(H5P_FILE_CREATE).get(), H5P_DEFAULT);
   if (id < 0) io_error(path, "cannot create HDF5 file");
   return File(path, Handle(id, H5Fclose));
 }
@@ -95,7 +120,7 @@ bool File::exists(const std::string& obj) const {
 void File::create_group(const std::string& name) {
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle g(H5Gcreate2(file_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle g(H5Gcreate2(file_.get(), name.c_str(), lcpl.get(), untimed(H5P_GROUP_CREATE).get(), H5P_DEFAULT), H5Gclose);
   if (!g) io_error(path_, "cannot create group {}", name);
 }
 
@@ -158,6 +183,7 @@ hssize_t attr_elements(const File& f, const Handle& a, const std::string& name) 
   Handle space(H5Aget_space(a.get()), H5Sclose);
   hssize_t n = H5Sget_simple_extent_npoints(space.get());
   if (n < 0) bad_input(f.path(), "unreadable attribute '{}'", name);
+  check_claimed_values(f, static_cast<hsize_t>(n), 1, "attribute '" + name + "'");
   return n;
 }
 
@@ -211,6 +237,7 @@ std::string File::attr_string(const std::string& obj, const std::string& name) c
     return out;
   }
   size_t size = H5Tget_size(type.get());
+  check_claimed_values(*this, size, 1, "string attribute '" + name + "'");
   std::string out(size, '\0');
   Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
   H5Tset_size(mem.get(), size);
@@ -258,7 +285,7 @@ void File::write_raw(const std::string& name, hid_t file_type, hid_t mem_type, c
   std::vector<hsize_t> maxdims = shape;
   if (extendable) maxdims[0] = H5S_UNLIMITED;
   Handle space(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), maxdims.data()), H5Sclose);
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Handle dcpl = untimed(H5P_DATASET_CREATE);
   hsize_t total = product(shape);
   if (extendable || compress) {
     // Chunks of about 256 KiB of float32: whole rows, so row-range reads touch few chunks.
@@ -362,7 +389,11 @@ std::vector<float> File::read_floats(const std::string& name, hsize_t row0, hsiz
   std::vector<hsize_t> start(dims.size(), 0), count = dims;
   start[0] = row0;
   count[0] = rows;
-  std::vector<float> out(product(count));
+  hsize_t values = 1;
+  for (hsize_t d : count)
+    if (__builtin_mul_overflow(values, d, &values)) bad_input(path_, "dataset {} claims an impossible shape", name);
+  check_claimed_values(*this, values, kMaxExpansion, "dataset " + name);
+  std::vector<float> out(values);
   if (out.empty()) return out;
   H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
   Handle mspace(H5Screate_simple(rank, count.data(), nullptr), H5Sclose);
@@ -383,6 +414,7 @@ template <typename T>
 std::vector<T> File::read_vector(const std::string& name, hid_t mem_type) const {
   auto dims = shape(name);
   if (dims.size() != 1) bad_input(path_, "dataset {} must be 1-D", name);
+  check_claimed_values(*this, dims[0], kMaxExpansion, "dataset " + name);
   std::vector<T> out(dims[0]);
   read_raw(name, mem_type, out.data(), dims[0]);
   return out;

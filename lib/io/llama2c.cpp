@@ -15,7 +15,9 @@ Llama2cFile::Llama2cFile(const std::string& path) : file_(path) {
   int32_t h[7];
   if (file_.size() < sizeof(h)) bad_input(where, "truncated file: no llama2.c header");
   std::memcpy(h, file_.data(), sizeof(h));
-  header_ = {h[0], h[1], h[2], h[3], h[4], h[5] < 0 ? -h[5] : h[5], h[6], h[5] > 0};
+  // -INT32_MIN does not exist: that vocab_size reads as 0 and is refused below.
+  const int32_t vocab = h[5] == std::numeric_limits<int32_t>::min() ? 0 : h[5] < 0 ? -h[5] : h[5];
+  header_ = {h[0], h[1], h[2], h[3], h[4], vocab, h[6], h[5] > 0};
   const Llama2cHeader& c = header_;
   if (c.dim <= 0 || c.hidden_dim <= 0 || c.n_layers <= 0 || c.n_heads <= 0 || c.n_kv_heads <= 0 ||
       c.vocab_size <= 0 || c.seq_len <= 0)

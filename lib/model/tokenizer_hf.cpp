@@ -124,7 +124,11 @@ std::unique_ptr<Tokenizer> build(const json::Value& doc, const json::Value* conf
   for (const auto& [piece, id] : vocab) max_id = std::max(max_id, id.as_int());
   if (added)
     for (const json::Value& a : added->as_array()) max_id = std::max(max_id, a.at("id").as_int());
-  if (max_id < 0 || max_id >= (int64_t{1} << 31)) bad_input(where, "the vocabulary's ids are out of range");
+  // Gaps are allowed, but not more of them than tokens: a hostile id of 2^30
+  // would otherwise allocate that many slots.
+  const int64_t n_given = static_cast<int64_t>(vocab.size() + (added ? added->as_array().size() : 0));
+  if (max_id < 0 || max_id >= (int64_t{1} << 31) || max_id >= 2 * n_given + 1024)
+    bad_input(where, "the vocabulary's ids are out of range (largest {} for {} tokens)", max_id, n_given);
   std::vector<std::string> tokens(max_id + 1);
   std::vector<int32_t> types(max_id + 1, static_cast<int32_t>(TokenType::Unused));
   for (const auto& [piece, id] : vocab) {

@@ -60,6 +60,13 @@ TEST_CASE("encode a dump, store the codes, score them again") {
   CHECK(back.at(1, KvKind::Values).indices == codes.at(1, KvKind::Values).indices);
   CHECK(back.at(0, KvKind::Keys).values == codes.at(0, KvKind::Keys).values);
   CHECK(back.dictionary_sha256 == dict.content_sha256());
+  // An FP8 NaN code (0x7F, which the encoder never writes: it saturates) is
+  // refused with its place named, not decoded into NaN (a fuzzing finding).
+  CodesFile poisoned = codes;
+  poisoned.layers.at(1).values.values.at(5) = 0x7F;
+  write_codes(dir / "nan.h5", poisoned);
+  CHECK_THROWS_WITH_AS(read_codes(dir / "nan.h5"), doctest::Contains("values[5] (token 0, head 0) is the FP8 NaN code"),
+                       Error);
 
   EncodingReport again = evaluate_codes(dump, dict, "dict.h5", back, "codes.h5", {});
   for (size_t i = 0; i < 2; ++i) {

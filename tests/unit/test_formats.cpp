@@ -1,6 +1,7 @@
 // The HDF5 contract between the executables: KV dumps and dictionaries round-
 // trip, and readers reject files of other schemas, versions and shapes.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -97,6 +98,12 @@ TEST_CASE("atomic output leaves nothing behind unless committed") {
   std::getline(std::ifstream(final_path), content);
   CHECK(content == "new");
   CHECK_THROWS_AS(AtomicOutput(dir / "no-such-folder/out.txt"), Error);
+  // A device or pipe under the output name is never replaced by the rename
+  // (as root, -o /dev/full once replaced the device).
+  const std::string fifo = dir / "pipe";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THROWS_WITH_AS(AtomicOutput{fifo}, doctest::Contains("is not a regular file"), Error);
+  CHECK(std::filesystem::is_fifo(fifo));
 }
 
 TEST_CASE("KV dump round trip, fp32 and fp16, appended in windows") {

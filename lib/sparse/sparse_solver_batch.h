@@ -79,8 +79,9 @@ SparseCoefs encode_in_blocks(int dim, int n_atoms, VectorBatch vectors, int capa
   coefs.indices.resize(coefs.row_ptr.back());
   coefs.values.resize(coefs.row_ptr.back());
   for (int64_t v = 0; v < n_vectors; ++v) {
-    std::copy_n(&slot_indices[size_t(v) * capacity], counts[v], &coefs.indices[coefs.row_ptr[v]]);
-    std::copy_n(&slot_values[size_t(v) * capacity], counts[v], &coefs.values[coefs.row_ptr[v]]);
+    // Pointer arithmetic, not operator[]: the arrays are empty when every code is.
+    std::copy_n(slot_indices.data() + size_t(v) * capacity, counts[v], coefs.indices.data() + coefs.row_ptr[v]);
+    std::copy_n(slot_values.data() + size_t(v) * capacity, counts[v], coefs.values.data() + coefs.row_ptr[v]);
   }
   return coefs;
 }

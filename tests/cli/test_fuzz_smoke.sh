@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A short fuzz run of every reader (scripts/fuzz --seconds 15: builds the clang
-# ASan+UBSan fuzz targets in build-fuzz/, replays tests/fuzz/regressions/ and
+# ASan+UBSan fuzz targets in build-fuzz/, replays data/fuzz/regressions/ and
 # fuzzes each target), so a regression in a reader is caught by the test suite.
 # Skips when clang is not installed. LEXICO_FUZZ_SECONDS changes the time per target.
 source "$(dirname "$0")/lib.sh"

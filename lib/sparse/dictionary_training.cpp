@@ -223,6 +223,7 @@ void train_layer(const Setup& s, const TrainOptions& o, int layer, Checkpoint& s
   learner_options.sparsity = o.sparsity;
   learner_options.dead_after = o.dead_after;
   learner_options.threads = o.threads;
+  learner_options.encoders = o.encoders;
   std::vector<TrainingVectors> data(tasks.size());
   std::vector<std::optional<DictionaryLearner>> learners(tasks.size());
   EpochReport report = new_report(layer, 0, o.epochs);

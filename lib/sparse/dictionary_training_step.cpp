@@ -11,6 +11,7 @@
 #include "lexico/dictionary_training_data.h"
 #include "lexico/error.h"
 #include "lexico/omp.h"
+#include "lexico/sparse_encoder.h"
 #include "lexico/recon.h"
 
 namespace lexico {
@@ -92,8 +93,8 @@ DictionaryLearner::DictionaryLearner(Eigen::MatrixXf init, LearnerOptions option
       idle_(size_t(dict_.cols()), 0) {}
 
 double DictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr) {
-  const OmpEncoder encoder(dict_);
-  const SparseCoefs codes = encoder.encode(batch, omp_options(options_));
+  const std::unique_ptr<SparseEncoder> encoder = make_encoder(options_.encoders, dict_);
+  const SparseCoefs codes = encoder->encode(batch, omp_options(options_));
   const Eigen::MatrixXf residual = batch - reconstruct(dict_, codes);
   std::vector<double> squared_errors(size_t(batch.cols()));
   double total = 0.0;
@@ -138,11 +139,11 @@ void DictionaryLearner::restart_dead_atoms(const Eigen::MatrixXf& residual, cons
 
 double DictionaryLearner::mean_rre(const Eigen::MatrixXf& vectors) const {
   if (vectors.cols() == 0) return 0.0;
-  const OmpEncoder encoder(dict_);
+  const std::unique_ptr<SparseEncoder> encoder = make_encoder(options_.encoders, dict_);
   double sum = 0.0;
   for (Eigen::Index first = 0; first < vectors.cols(); first += kValidationBlock) {
     const auto x = vectors.middleCols(first, std::min(kValidationBlock, vectors.cols() - first));
-    const SparseCoefs codes = encoder.encode(x, omp_options(options_));
+    const SparseCoefs codes = encoder->encode(x, omp_options(options_));
     for (double e : relative_errors(x, reconstruct(dict_, codes))) sum += e;
   }
   return sum / double(vectors.cols());

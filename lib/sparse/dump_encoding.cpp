@@ -115,7 +115,7 @@ CodesFile encode_dump(const KvDumpReader& dump, const Dictionary& dict, const st
     CodesFile::Layer& out = codes.layers[l];
     for (KvKind kind : {KvKind::Keys, KvKind::Values}) {
       const Eigen::MatrixXf& d = dict.at(l, kind);
-      const OmpEncoder encoder(d);
+      const std::unique_ptr<SparseEncoder> encoder = make_encoder(options.encoders, d);
       SparseCodes& all = kind == KvKind::Keys ? out.keys : out.values;
       all.dim = m;
       all.n_atoms = dict.n_atoms;
@@ -123,7 +123,7 @@ CodesFile encode_dump(const KvDumpReader& dump, const Dictionary& dict, const st
       for (int64_t t0 = 0; t0 < dump.n_tokens(); t0 += options.block_tokens) {
         const std::vector<float> x = dump.read(l, kind, t0, options.block_tokens);
         const auto n = static_cast<Eigen::Index>(x.size() / m);
-        const SparseCodes part = encoder.encode_fp8(ConstMap(x.data(), m, n), options.omp);
+        const SparseCodes part = encoder->encode_fp8(ConstMap(x.data(), m, n), options.omp);
         const std::vector<double> e = block_errors(x, m, d, part);
         errors.insert(errors.end(), e.begin(), e.end());
         append_rows(all, part);

@@ -36,6 +36,7 @@
 
 #include "lexico/dictionary.h"
 #include "lexico/kv_dump.h"
+#include "lexico/sparse_encoder.h"
 
 namespace lexico {
 
@@ -54,6 +55,11 @@ struct TrainOptions {
   int64_t max_vectors = 0;      // per layer and kind: a random sample of this many; 0 = all
   double val_fraction = 0.05;   // held out for validation, in (0, 0.5]
   int dead_after = 50;          // steps unused before an atom restarts; 0 = never
+  // Who codes the batches and the validation vectors (empty: OmpEncoder on
+  // the CPU). Results are identical run to run on one device; the GPU's codes
+  // differ from the CPU's in float rounding, so a resume must use the device
+  // the checkpoint was made on to continue bit for bit.
+  EncoderFactory encoders;
 };
 
 // What a progress line shows: one per layer and epoch (epoch 0 = the initial

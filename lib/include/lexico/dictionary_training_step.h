@@ -14,6 +14,7 @@
 
 #include "lexico/adam.h"
 #include "lexico/sparse_codes.h"
+#include "lexico/sparse_encoder.h"
 
 namespace lexico {
 
@@ -42,6 +43,7 @@ struct LearnerOptions {
   int dead_after = 50;  // restart an atom after this many steps unused; 0 = never
   int threads = 0;      // OpenMP threads for the codes; 0 = all
   AdamOptions adam;
+  EncoderFactory encoders;  // who codes the batches (empty: OmpEncoder on the CPU)
 };
 
 class DictionaryLearner {

@@ -9,6 +9,7 @@
 #include "lexico/kv_dump.h"
 #include "lexico/omp.h"
 #include "lexico/recon.h"
+#include "lexico/sparse_encoder.h"
 
 namespace lexico {
 
@@ -38,6 +39,7 @@ struct DumpEncodingOptions {
   OmpOptions omp;
   std::vector<int> layers;      // empty = every layer of the dump
   int64_t block_tokens = 8192;  // tokens read and encoded at a time
+  EncoderFactory encoders;      // the device that codes (empty: OmpEncoder on the CPU)
 };
 
 // Encodes the chosen layers of `dump` (OMP, then FP8) and measures RRE.

@@ -7,12 +7,13 @@
 #include "lexico/codes_file.h"
 #include "lexico/dump_encoding.h"
 #include "lexico/error.h"
+#include "device_option.h"
 
 using namespace lexico;
 
 int main(int argc, char** argv) {
   CLI::App app{"Encode the keys and values of a KV dump as sparse codes over a dictionary.", "lexico-encode"};
-  std::string dump_path, dict_path, out_path, layers;
+  std::string dump_path, dict_path, out_path, layers, device = "auto";
   DumpEncodingOptions opt;
   bool quiet = false;
   app.add_option("dump", dump_path, "KV dump (HDF5, from lexico-harvest)")->required();
@@ -24,6 +25,7 @@ int main(int argc, char** argv) {
   app.add_flag("--fp8-refit", opt.omp.fp8_refit, "refit coefficients around their FP8 rounding");
   app.add_option("-l,--layers", layers, "layers to encode, e.g. 0-3,7 (default: all in the dump)");
   app.add_option("-t,--threads", opt.omp.threads, "threads (0 = all cores)")->capture_default_str();
+  app.add_option("--device", device, kDeviceHelp)->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no summary line");
   app.set_version_flag("--version", "lexico-encode " LEXICO_VERSION);
   if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
     if (opt.omp.sparsity < 1) usage_error("--sparsity", "must be at least 1, not {}", opt.omp.sparsity);
     if (!(opt.omp.tolerance >= 0 && opt.omp.tolerance < 1))
       usage_error("--delta", "must lie in [0, 1), not {}", opt.omp.tolerance);
+    opt.encoders = device_encoders(device, "lexico-encode");
     KvDumpReader dump(dump_path);
     if (opt.omp.sparsity > dump.info().head_dim)
       usage_error("--sparsity", "{} exceeds head_dim {} of {}", opt.omp.sparsity, dump.info().head_dim, dump_path);

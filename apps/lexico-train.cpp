@@ -12,6 +12,7 @@
 #include "lexico/cli_parse.h"
 #include "lexico/dictionary_training.h"
 #include "lexico/error.h"
+#include "device_option.h"
 
 using namespace lexico;
 
@@ -46,7 +47,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "lexico-train " LEXICO_VERSION);
   app.require_subcommand(0, 1);
   std::vector<std::string> dumps;
-  std::string output, layers, kind = "both";
+  std::string output, layers, kind = "both", device = "auto";
   TrainOptions opt;
   bool resume = false, quiet = false;
   app.add_option("dumps", dumps, "KV dumps (HDF5, from lexico-harvest) of one model");
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dead-after", opt.dead_after, "restart an atom no code used for this many steps (0 = never)")
       ->capture_default_str();
+  app.add_option("--device", device, kDeviceHelp)->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines or summary");
 
   CLI::App* merge = app.add_subcommand("merge", "join dictionary files of disjoint layers (or layer halves) into one");
@@ -103,6 +105,7 @@ int main(int argc, char** argv) {
     if (dumps.empty()) usage_error("dumps", "at least one KV dump is required (or the merge subcommand)");
     if (output.empty()) usage_error("--output", "is required");
     set_threads(opt.threads);
+    opt.encoders = device_encoders(device, "lexico-train");
     if (kind != "both") opt.kinds = {kind == "keys" ? KvKind::Keys : KvKind::Values};
     if (!layers.empty()) {
       // The layer count comes from the dumps; parse against it.

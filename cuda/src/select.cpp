@@ -6,53 +6,45 @@
 
 namespace lexico::cuda {
 
-Device parse_device(std::string_view text, const std::string& option) {
-  if (text == "auto") return Device::Auto;
-  if (text == "cpu") return Device::Cpu;
-  if (text == "cuda" || text == "gpu") return Device::Cuda;
-  usage_error(option, "'{}' is not a device (auto, cpu or cuda)", text);
-}
-
-const char* device_name(Device device) {
-  switch (device) {
-    case Device::Auto: return "auto";
-    case Device::Cpu: return "cpu";
-    case Device::Cuda: return "cuda";
-  }
-  return "?";
-}
-
 struct OmpBackend::Gpu {
   GpuOmpEncoder encoder;
 };
 
-OmpBackend::OmpBackend(Eigen::Ref<const Eigen::MatrixXf> dictionary, Device device)
-    : cpu_(std::make_unique<OmpEncoder>(dictionary)), requested_(device) {
-  if (device == Device::Cpu) return;
+OmpBackend::OmpBackend(Eigen::Ref<const Eigen::MatrixXf> dictionary, Device device) : dictionary_(dictionary) {
+  if (device == Device::Cpu) {
+    cpu();  // the same bad_input as OmpEncoder for a bad dictionary, now
+    return;
+  }
   if (!gpu_usable()) {
-    note_ = "no usable GPU (" + device_info().reason + "): running on the CPU";
-    return;
-  }
-  if (dictionary.rows() > kGpuOmpMaxDim) {
+    note_ = "no usable GPU (" + device_info().reason + "): OMP runs on the CPU";
+  } else if (dictionary.rows() > kGpuOmpMaxDim) {
     note_ = GpuOmpEncoder::unsupported_reason(int(dictionary.rows()), int(dictionary.cols()), OmpOptions{}) +
-            ": running on the CPU";
-    return;
+            ": OMP runs on the CPU";
+  } else {
+    try {
+      gpu_ = std::make_unique<Gpu>(Gpu{GpuOmpEncoder(dictionary)});
+      last_on_gpu_ = true;
+      return;
+    } catch (const Error& e) {
+      if (!is_gpu_error(e)) throw;
+      note_ = std::string(e.what()) + ": OMP runs on the CPU";
+    }
   }
-  try {
-    gpu_ = std::make_unique<Gpu>(Gpu{GpuOmpEncoder(dictionary)});
-    last_on_gpu_ = true;
-  } catch (const Error& e) {
-    if (!is_gpu_error(e)) throw;
-    note_ = std::string(e.what()) + ": running on the CPU";
-  }
+  cpu();
 }
 
 OmpBackend::~OmpBackend() = default;
 
+const OmpEncoder& OmpBackend::cpu() const {
+  std::call_once(cpu_once_, [&] { cpu_ = std::make_unique<OmpEncoder>(dictionary_); });
+  return *cpu_;
+}
+
 SparseCoefs OmpBackend::encode(Eigen::Ref<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> vectors,
                                const OmpOptions& options) const {
   if (gpu_) {
-    const std::string why = GpuOmpEncoder::unsupported_reason(cpu_->dim(), cpu_->n_atoms(), options);
+    const std::string why =
+        GpuOmpEncoder::unsupported_reason(int(dictionary_.rows()), int(dictionary_.cols()), options);
     if (why.empty()) {
       try {
         SparseCoefs coefs = gpu_->encoder.encode(vectors, options);
@@ -61,19 +53,55 @@ SparseCoefs OmpBackend::encode(Eigen::Ref<const Eigen::MatrixXf, 0, Eigen::Outer
         return coefs;
       } catch (const Error& e) {
         if (!is_gpu_error(e)) throw;  // bad input or options: the CPU would say the same
-        note_ = std::string(e.what()) + ": running on the CPU";
+        note_ = std::string(e.what()) + ": OMP runs on the CPU";
       }
     } else {
-      note_ = why + ": running on the CPU";
+      note_ = why + ": OMP runs on the CPU";
     }
   }
   last_on_gpu_ = false;
-  return cpu_->encode(vectors, options);
+  return cpu().encode(vectors, options);
 }
 
-SparseCodes OmpBackend::encode_fp8(Eigen::Ref<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> vectors,
-                                   const OmpOptions& options) const {
-  return quantize_fp8(encode(vectors, options));
+namespace {
+
+// Passes a backend's whereabouts to `notice` when they differ from the last.
+class NoticedBackend final : public SparseEncoder {
+ public:
+  struct Log {
+    std::mutex mutex;
+    std::string last;
+    std::function<void(const std::string&)> notice;
+    void say(const std::string& line) {
+      const std::lock_guard lock(mutex);
+      if (line == last || !notice) return;
+      last = line;
+      notice(line);
+    }
+  };
+  NoticedBackend(std::unique_ptr<OmpBackend> backend, std::shared_ptr<Log> log)
+      : backend_(std::move(backend)), log_(std::move(log)) {}
+  SparseCoefs encode(Eigen::Ref<const Eigen::MatrixXf, 0, Eigen::OuterStride<>> vectors,
+                     const OmpOptions& options) const override {
+    SparseCoefs coefs = backend_->encode(vectors, options);
+    log_->say(backend_->on_gpu() ? "OMP runs on " + device_info().summary() : backend_->note());
+    return coefs;
+  }
+
+ private:
+  std::unique_ptr<OmpBackend> backend_;
+  std::shared_ptr<Log> log_;
+};
+
+}  // namespace
+
+EncoderFactory encoder_factory(Device device, std::function<void(const std::string&)> notice) {
+  if (device == Device::Cpu) return {};
+  auto log = std::make_shared<NoticedBackend::Log>();
+  log->notice = std::move(notice);
+  return [device, log](Eigen::Ref<const Eigen::MatrixXf> dictionary) -> std::unique_ptr<SparseEncoder> {
+    return std::make_unique<NoticedBackend>(std::make_unique<OmpBackend>(dictionary, device), log);
+  };
 }
 
 }  // namespace lexico::cuda

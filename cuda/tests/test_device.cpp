@@ -2,7 +2,6 @@
 
 #include "gpu_test.h"
 #include "lexico/cuda/device.h"
-#include "lexico/cuda/select.h"
 #include "lexico/error.h"
 
 using namespace lexico;
@@ -17,19 +16,6 @@ TEST_CASE("device probe answers without throwing and names the device or the rea
     CHECK(info.sm_count > 0);
   } else {
     CHECK(!info.reason.empty());
-  }
-}
-
-TEST_CASE("device names parse; anything else is a usage error") {
-  CHECK(parse_device("auto") == Device::Auto);
-  CHECK(parse_device("cpu") == Device::Cpu);
-  CHECK(parse_device("cuda") == Device::Cuda);
-  try {
-    parse_device("tpu");
-    FAIL("no error");
-  } catch (const Error& e) {
-    CHECK(e.kind() == ErrorKind::Usage);
-    CHECK(std::string(e.what()).find("tpu") != std::string::npos);
   }
 }
 

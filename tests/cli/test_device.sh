@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# --device of lexico-encode and lexico-train: cpu, auto and cuda give the same
+# codes and dictionaries where no GPU is usable (cuda then says why it runs on
+# the CPU); on a GPU, the GPU's codes reconstruct as well as the CPU's. A bad
+# device name is a usage error.
+source "$(dirname "$0")/lib.sh"
+
+lexico-harvest --synthetic --n-layers 2 --n-kv-heads 2 --head-dim 32 --tokens 600 -o dump.h5
+lexico-fixture dict dict.h5 --head-dim 32 --atoms 256 --layers 2
+
+expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-encode dump.h5 -d dict.h5 -o out.h5 --device tpu
+expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-train dump.h5 -N 256 -o out.h5 --device tpu
+
+rre() { sed -n 's/.*mean RRE keys \([0-9.]*\) values \([0-9.]*\).*/\1 \2/p' "$1"; }
+# close A B: every number of A within 2% (relative) of B's.
+close() { paste <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") |
+  awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.02 * $2) bad = 1 } END { exit bad }'; }
+
+lexico-encode dump.h5 -d dict.h5 -s 8 -o cpu.h5 --device cpu 2>cpu.txt
+grep -q "OMP runs" cpu.txt && fail "--device cpu talked about devices: $(cat cpu.txt)"
+for device in auto cuda; do
+  lexico-encode dump.h5 -d dict.h5 -s 8 -o "$device.h5" --device "$device" 2>"$device.txt"
+  if grep -q "OMP runs on NVIDIA\|OMP runs on .*sm_" "$device.txt"; then
+    echo "--device $device: $(grep 'OMP runs' "$device.txt")"
+    close "$(rre "$device.txt")" "$(rre cpu.txt)" ||
+      fail "--device $device: RRE $(rre "$device.txt") is not within 2% of the CPU's $(rre cpu.txt)"
+  else
+    cmp -s cpu.h5 "$device.h5" || fail "--device $device without a GPU wrote other codes than --device cpu"
+    if [ "$device" = cuda ]; then
+      grep -q "OMP runs on the CPU" cuda.txt || fail "--device cuda without a GPU did not say why: $(cat cuda.txt)"
+      echo "--device cuda: $(grep 'OMP runs' cuda.txt)"
+    fi
+  fi
+done
+
+train() { lexico-train dump.h5 -N 256 -s 4 --epochs 2 --batch 256 --lr 1e-2 -t 1 --device "$1" -o "train-$1.h5" 2>"train-$1.txt"; }
+train cpu
+train cuda
+if grep -q "OMP runs on NVIDIA\|OMP runs on .*sm_" train-cuda.txt; then
+  # The dictionaries differ in float rounding; they must code as well.
+  lexico-encode dump.h5 -d train-cpu.h5 -s 4 -o a.h5 2>a.txt --device cpu
+  lexico-encode dump.h5 -d train-cuda.h5 -s 4 -o b.h5 2>b.txt --device cpu
+  close "$(rre b.txt)" "$(rre a.txt)" || fail "GPU-trained dictionary codes worse: $(rre b.txt) vs $(rre a.txt)"
+  train cuda && mv train-cuda.h5 again.h5 && train cuda
+  cmp -s again.h5 train-cuda.h5 || fail "two GPU trainings with the same seed differ"
+else
+  cmp -s train-cpu.h5 train-cuda.h5 || fail "--device cuda without a GPU trained another dictionary than --device cpu"
+fi
+finish

@@ -2,6 +2,7 @@
 // the published PyTorch figures) as references in the same run.
 //
 //   bench_cuda_omp [--quick]
+//   bench_cuda_omp --token LAYERS,KV_HEADS,HEAD_DIM,ATOMS,SPARSITY   (the per-token step only)
 //
 // Prints the GPU, then per (m, N, s): device-resident throughput for batches
 // of 20,000 and 200,000 vectors, the host-to-host throughput of encode(), the
@@ -155,8 +156,9 @@ void bench_config(int m, int n_atoms, int s, bool quick) {
               m, n_atoms, s, gpu_20k / 1e6, big / 1000, gpu_big / 1e6, cpu_rate / 1e6, published / 1e6, target / 1e6);
 }
 
-void bench_token(bool quick) {
-  const int layers = 32, kv_heads = 8, m = 128, n_atoms = 4096, s = 16;
+// One decode step's OMP: every layer's keys and values of one new token, at
+// Llama-3.1-8B's shapes by default (the target), one launch.
+void bench_token(bool quick, int layers = 32, int kv_heads = 8, int m = 128, int n_atoms = 4096, int s = 16) {
   const int n_dicts = 2 * layers, per = kv_heads, n = n_dicts * per;
   std::printf("\n== Per-token step: %d layers x %d KV heads x (keys, values) = %d vectors, %d dictionaries "
               "(%d x %d), s = %d, one launch ==\n",
@@ -206,14 +208,22 @@ void bench_token(bool quick) {
   }
   std::printf("per-token step on the CPU (64 encode calls, %d threads): %.3f ms; ratio CPU/GPU x%.1f\n",
               omp_get_max_threads(), median(cpu_ms), median(cpu_ms) / ms);
-  std::printf("SUMMARY token: gpu=%.3fms host=%.3fms cpu=%.3fms published=%.0fms target=<%.0fms\n", ms, median(wall),
-              median(cpu_ms), kPublishedTokenMs, kTargetTokenMs);
+  std::printf("SUMMARY token L=%d H=%d m=%d N=%d s=%d: gpu=%.3fms host=%.3fms cpu=%.3fms published=%.0fms target=<%.0fms\n",
+              layers, kv_heads, m, n_atoms, s, ms, median(wall), median(cpu_ms), kPublishedTokenMs, kTargetTokenMs);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  // --token L,H,m,N,s: only the per-token step at that shape (scripts/reproduce/latency).
+  int token[5] = {0, 0, 0, 0, 0};
+  const bool token_only = argc > 2 && std::strcmp(argv[1], "--token") == 0 &&
+                          std::sscanf(argv[2], "%d,%d,%d,%d,%d", &token[0], &token[1], &token[2], &token[3], &token[4]) == 5;
+  if (argc > 1 && std::strcmp(argv[1], "--token") == 0 && !token_only) {
+    std::fprintf(stderr, "bench_cuda_omp: --token takes LAYERS,KV_HEADS,HEAD_DIM,ATOMS,SPARSITY\n");
+    return 2;
+  }
   const DeviceInfo& info = device_info();
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -232,6 +242,10 @@ int main(int argc, char** argv) {
       options.sparsity = 16;
       for (int r = 0; r < 2; ++r) gpu.encode(x, options);
       bench_token(true);
+      return 0;
+    }
+    if (token_only) {
+      bench_token(true, token[0], token[1], token[2], token[3], token[4]);
       return 0;
     }
     reset_device_bytes_peak();

@@ -49,7 +49,7 @@ class OmpBackend final : public SparseEncoder {
 
 // The factory the library's jobs take (encode_dump, training): OmpBackends on
 // `device`. `notice` hears one line each time where the coding runs changes
-// — "OMP on NVIDIA H100 … (GPU)", or why it runs on the CPU after asking for
+// — "OMP runs on NVIDIA H100 …", or why it runs on the CPU after asking for
 // a GPU — so an app can log it once instead of once per dictionary. With
 // Device::Cpu it returns an empty factory (OmpEncoder).
 EncoderFactory encoder_factory(Device device, std::function<void(const std::string&)> notice = {});

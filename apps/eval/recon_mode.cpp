@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "../device_option.h"
 #include "eval_modes.h"
 #include "lexico/cli.h"
 #include "lexico/codes_file.h"
@@ -14,7 +15,7 @@ namespace lexico::eval_app {
 
 namespace {
 struct ReconArgs {
-  std::string dump_path, dict_path, codes_path, layers;
+  std::string dump_path, dict_path, codes_path, layers, device = "auto";
   DumpEncodingOptions opt;
   bool json = false;
 };
@@ -31,6 +32,7 @@ int run_recon(ReconArgs& a) {
   if (!a.layers.empty()) a.opt.layers = parse_layer_list(a.layers, dump.info().n_layers, "--layers");
   EncodingReport report;
   if (a.codes_path.empty()) {
+    a.opt.encoders = device_encoders(a.device, "lexico-eval");
     const auto n_layers = a.opt.layers.empty() ? dump.info().layers.size() : a.opt.layers.size();
     Progress progress("recon", static_cast<int64_t>(2 * n_layers) * dump.n_tokens() * dump.info().n_kv_heads,
                       "vectors");
@@ -55,6 +57,7 @@ Mode add_recon(CLI::App& app) {
   recon->add_flag("--fp8-refit", a->opt.omp.fp8_refit, "refit coefficients around their FP8 rounding");
   recon->add_option("-l,--layers", a->layers, "layers to score, e.g. 0-3,7 (default: all)");
   recon->add_option("-t,--threads", a->opt.omp.threads, "threads (0 = all cores)")->capture_default_str();
+  recon->add_option("--device", a->device, kDeviceHelp)->capture_default_str();
   recon->add_flag("--json", a->json, "print JSON instead of a table");
   return {recon, [a] { return run_recon(*a); }};
 }

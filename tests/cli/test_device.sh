@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# --device of lexico-encode and lexico-train: cpu, auto and cuda give the same
+# --device of lexico-encode, lexico-train and lexico-eval recon: cpu, auto and cuda give the same
 # codes and dictionaries where no GPU is usable (cuda then says why it runs on
 # the CPU); on a GPU, the GPU's codes reconstruct as well as the CPU's. A bad
 # device name is a usage error.
@@ -32,6 +32,14 @@ for device in auto cuda; do
     fi
   fi
 done
+
+# lexico-eval recon encodes now on the chosen device too.
+lexico-eval recon dump.h5 -d dict.h5 -s 8 --json --device cpu >recon-cpu.json
+lexico-eval recon dump.h5 -d dict.h5 -s 8 --json --device cuda >recon-cuda.json 2>recon-cuda.txt
+if ! grep -q "OMP runs on .*(sm_" recon-cuda.txt; then
+  cmp -s recon-cpu.json recon-cuda.json || fail "lexico-eval recon --device cuda without a GPU differs from --device cpu"
+fi
+expect_error 2 "--device: 'tpu' is not a device" "" -- lexico-eval recon dump.h5 -d dict.h5 --device tpu
 
 train() { lexico-train dump.h5 -N 256 -s 4 --epochs 2 --batch 256 --lr 1e-2 -t 1 --device "$1" -o "train-$1.h5" 2>"train-$1.txt"; }
 train cpu

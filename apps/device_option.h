@@ -1,5 +1,5 @@
 // `--device auto|cpu|cuda` of the apps that sparse-code (lexico-encode,
-// lexico-train): the encoder factory for the chosen device, and one line on
+// lexico-train, lexico-eval recon): the encoder factory for the chosen device, and one line on
 // stderr whenever where OMP runs is worth knowing — the GPU it runs on, or why
 // it runs on the CPU after a GPU was asked for (auto on a machine without a
 // GPU stays quiet: that is the plain CPU case).

@@ -182,8 +182,13 @@ void bench_token(bool quick, int layers = 32, int kv_heads = 8, int m = 128, int
   for (int w = 0; w < 3; ++w) gpu.encode_device(dx.data(), n, m, groups, options, out);
   LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
   const double ms = time_device([&] { gpu.encode_device(dx.data(), n, m, groups, options, out); }, quick ? 20 : 100);
-  std::printf("per-token step, device-resident: %.3f ms (target < %.1f ms: %s; published %.0f ms: x%.1f faster)\n", ms,
-              kTargetTokenMs, ms < kTargetTokenMs ? "met" : "NOT met", kPublishedTokenMs, kPublishedTokenMs / ms);
+  // The target and the published figure are for Llama-3.1-8B's shapes only.
+  const bool llama8b = layers == 32 && kv_heads == 8 && m == 128 && n_atoms == 4096 && s == 16;
+  if (llama8b)
+    std::printf("per-token step, device-resident: %.3f ms (target < %.1f ms: %s; published %.0f ms: x%.1f faster)\n",
+                ms, kTargetTokenMs, ms < kTargetTokenMs ? "met" : "NOT met", kPublishedTokenMs, kPublishedTokenMs / ms);
+  else
+    std::printf("per-token step, device-resident: %.3f ms\n", ms);
   // With the copies a host-side caller pays.
   std::vector<uint16_t> hi(size_t(n) * s);
   std::vector<uint8_t> h8(size_t(n) * s);

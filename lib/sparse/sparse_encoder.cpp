@@ -32,13 +32,4 @@ Device parse_device(std::string_view text, std::string_view option) {
   usage_error(std::string(option), "'{}' is not a device (auto, cpu or cuda)", text);
 }
 
-const char* device_name(Device device) {
-  switch (device) {
-    case Device::Auto: return "auto";
-    case Device::Cpu: return "cpu";
-    case Device::Cuda: return "cuda";
-  }
-  return "?";
-}
-
 }  // namespace lexico

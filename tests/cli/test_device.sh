@@ -11,6 +11,8 @@ lexico-fixture dict dict.h5 --head-dim 32 --atoms 256 --layers 2
 expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-encode dump.h5 -d dict.h5 -o out.h5 --device tpu
 expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-train dump.h5 -N 256 -o out.h5 --device tpu
 
+# on_gpu LOG: the log's notice names a GPU (its summary carries "(sm_XY").
+on_gpu() { grep -q "OMP runs on .*(sm_" "$1"; }
 rre() { sed -n 's/.*mean RRE keys \([0-9.]*\) values \([0-9.]*\).*/\1 \2/p' "$1"; }
 # close A B: every number of A within 2% (relative) of B's.
 close() { paste <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") |
@@ -20,7 +22,7 @@ lexico-encode dump.h5 -d dict.h5 -s 8 -o cpu.h5 --device cpu 2>cpu.txt
 grep -q "OMP runs" cpu.txt && fail "--device cpu talked about devices: $(cat cpu.txt)"
 for device in auto cuda; do
   lexico-encode dump.h5 -d dict.h5 -s 8 -o "$device.h5" --device "$device" 2>"$device.txt"
-  if grep -q "OMP runs on NVIDIA\|OMP runs on .*sm_" "$device.txt"; then
+  if on_gpu "$device.txt"; then
     echo "--device $device: $(grep 'OMP runs' "$device.txt")"
     close "$(rre "$device.txt")" "$(rre cpu.txt)" ||
       fail "--device $device: RRE $(rre "$device.txt") is not within 2% of the CPU's $(rre cpu.txt)"
@@ -36,7 +38,7 @@ done
 # lexico-eval recon encodes now on the chosen device too.
 lexico-eval recon dump.h5 -d dict.h5 -s 8 --json --device cpu >recon-cpu.json
 lexico-eval recon dump.h5 -d dict.h5 -s 8 --json --device cuda >recon-cuda.json 2>recon-cuda.txt
-if ! grep -q "OMP runs on .*(sm_" recon-cuda.txt; then
+if ! on_gpu recon-cuda.txt; then
   cmp -s recon-cpu.json recon-cuda.json || fail "lexico-eval recon --device cuda without a GPU differs from --device cpu"
 fi
 expect_error 2 "--device: 'tpu' is not a device" "" -- lexico-eval recon dump.h5 -d dict.h5 --device tpu
@@ -44,7 +46,7 @@ expect_error 2 "--device: 'tpu' is not a device" "" -- lexico-eval recon dump.h5
 train() { lexico-train dump.h5 -N 256 -s 4 --epochs 2 --batch 256 --lr 1e-2 -t 1 --device "$1" -o "train-$1.h5" 2>"train-$1.txt"; }
 train cpu
 train cuda
-if grep -q "OMP runs on NVIDIA\|OMP runs on .*sm_" train-cuda.txt; then
+if on_gpu train-cuda.txt; then
   # The dictionaries differ in float rounding; they must code as well.
   lexico-encode dump.h5 -d train-cpu.h5 -s 4 -o a.h5 2>a.txt --device cpu
   lexico-encode dump.h5 -d train-cuda.h5 -s 4 -o b.h5 2>b.txt --device cpu

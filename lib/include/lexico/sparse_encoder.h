@@ -40,6 +40,5 @@ enum class Device { Auto, Cpu, Cuda };
 // "auto", "cpu" or "cuda" ("gpu" is taken for "cuda"); anything else is a
 // usage_error naming `option`.
 Device parse_device(std::string_view text, std::string_view option = "--device");
-const char* device_name(Device device);
 
 }  // namespace lexico

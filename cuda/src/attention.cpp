@@ -135,6 +135,7 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.s = shape_.sparsity;
   a.t_cap = shape_.compressed_capacity;
   a.b_cap = shape_.buffer_capacity;
+  a.shared_kv = kv.one_sequence;
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_compressed, 1), int64_t(batch) * a.n_kv * a.n_hg,
                                      device_info().sm_count);
   a.splits = plan.splits;
@@ -164,13 +165,15 @@ DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape
 size_t DenseDecodeAttention::workspace_bytes() const { return partial_out_.bytes() + partial_stats_.bytes(); }
 
 void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int64_t capacity, const int32_t* length,
-                               const float* q, float* out, int batch, int64_t max_length, cudaStream_t stream) {
+                               const float* q, float* out, int batch, int64_t max_length, cudaStream_t stream,
+                               bool one_sequence) {
   if (batch < 1 || batch > shape_.batch) usage_error("dense attention", "batch {} is outside 1..{}", batch, shape_.batch);
   if (max_length > capacity) usage_error("dense attention", "length {} exceeds the capacity {}", max_length, capacity);
   attn_detail::DenseArgs a;
   a.k = keys;
   a.v = values;
   a.capacity = capacity;
+  a.shared_kv = one_sequence;
   a.length = length;
   a.q = q;
   a.out = out;

@@ -1,6 +1,6 @@
 // Decode-attention kernels; see lexico/cuda/attention.h for the method.
 //
-// Sparse path, four kernels and a memset:
+// Sparse path, four kernels:
 //  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m, SIMT, 64 atoms × 32 heads a block.
 //  partial_kernel  grid (P+1, n_kv·groups, batch): block p < P takes a token
 //                  range of the compressed rows, keeps qD of its HB heads and
@@ -15,9 +15,9 @@
 //                  float atomics are compare-and-swap loops).
 //                  Block P does the FP16 buffer exactly (m-dim output).
 //  reduce_kernel   merges the P partials with their max/sum weights into one
-//                  normalised coefficient vector Â per head.
+//                  normalised coefficient vector Â per head; zeroes out.
 //  apply_kernel    out = D_v·Â + w·buffer_out: a K-split SIMT GEMM over the
-//                  atoms, 32 heads a block, atomically into out (zeroed first).
+//                  atoms, 32 heads a block, atomically into out (zeroed by reduce_kernel).
 // Dense path: flash-decoding over FP16 K/V, then a small combine.
 #include <cfloat>
 
@@ -332,7 +332,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     for (int i = tid; i < HB * M; i += nthreads)
       q_s[i] = a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale;
     __syncthreads();
-    const size_t base = (size_t(b) * a.n_kv + kv) * a.b_cap;
+    const size_t base = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.b_cap;
     float mx[HB];
 #pragma unroll
     for (int g = 0; g < HB; ++g) mx[g] = -INFINITY;
@@ -408,7 +408,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     }
   }
   __syncthreads();
-  const size_t row0 = (size_t(b) * a.n_kv + kv) * a.t_cap;
+  const size_t row0 = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.t_cap;
   float run_max[HB], part_sum[HB];
 #pragma unroll
   for (int g = 0; g < HB; ++g) {
@@ -535,6 +535,8 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs
     }
     if (blockIdx.x == 0) a.buffer_weight[size_t(b) * a.n_heads + head0 + g] = w_s[P][g];
   }
+  if (blockIdx.x == 0)  // the apply kernel accumulates into out (saves a memset launch)
+    for (int i = tid; i < HB * a.m; i += kReduceThreads) a.out[(size_t(b) * a.n_heads + head0) * a.m + i] = 0.0f;
   __syncthreads();
   const int j = blockIdx.x * kReduceThreads + tid;
   if (j >= N) return;
@@ -640,7 +642,7 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
     return;
   }
   __syncthreads();
-  const size_t base = (size_t(b) * a.n_kv + kv) * a.capacity;
+  const size_t base = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.capacity;
   float run_max[HB], part_sum[HB], o[HB][EPL];
 #pragma unroll
   for (int g = 0; g < HB; ++g) {
@@ -794,7 +796,6 @@ void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
     else reduce_kernel<1><<<grid, kReduceThreads, 0, stream>>>(a);
     LEXICO_CUDA_CHECK_LAUNCH();
   }
-  LEXICO_CUDA_CHECK(cudaMemsetAsync(a.out, 0, size_t(a.batch) * a.n_heads * M * sizeof(float), stream));
   const dim3 grid((a.n_atoms + kApplyAtoms - 1) / kApplyAtoms, (a.batch * a.n_heads + kApplyCols - 1) / kApplyCols);
   apply_kernel<M><<<grid, kApplyThreads, 0, stream>>>(a);
   LEXICO_CUDA_CHECK_LAUNCH();

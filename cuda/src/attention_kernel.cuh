@@ -25,6 +25,7 @@ struct SparseArgs {
   int batch = 0, n_heads = 0, n_kv = 0, group = 0, hb = 0, n_hg = 0, m = 0, n_atoms = 0, s = 0;
   int64_t t_cap = 0;
   int b_cap = 0;
+  bool shared_kv = false;  // every sequence reads sequence 0's storage (one step's queries)
   int splits = 0;  // P
   int64_t tokens_per_split = 0;
   float scale = 0.0f;
@@ -37,6 +38,7 @@ struct DenseArgs {
   const uint16_t* k = nullptr;
   const uint16_t* v = nullptr;
   int64_t capacity = 0;
+  bool shared_kv = false;
   const int32_t* length = nullptr;
   const float* q = nullptr;
   float* out = nullptr;

@@ -13,6 +13,7 @@
 #include "lexico/json.h"
 #include "lexico/llama2c.h"
 #include "lexico/model.h"
+#include "lexico/synthetic_model.h"
 #include "test_model_files.h"
 
 using lexico::FullCache;
@@ -179,6 +180,35 @@ TEST_CASE("model: bad tokens and mismatched caches are refused") {
   const auto out = lexico::generate_greedy(m, g, std::vector<int>{1, 2}, 5);
   CHECK(out.size() == 5);
   CHECK(g.length(0) == 6);  // the last token is not fed back
+}
+
+TEST_CASE("synthetic model: the requested shape, seeded, activations of unit scale") {
+  lexico::ModelConfig c;
+  c.dim = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 16;
+  c.hidden_dim = 96;
+  c.vocab_size = 50;
+  c.max_context = 64;
+  c.qkv_bias = true;
+  const Model a = lexico::synthetic_model(c, 1), b = lexico::synthetic_model(c, 1), other = lexico::synthetic_model(c, 2);
+  CHECK(a.weights().layers.size() == 2);
+  CHECK(a.weights().layers[1].wk.rows() == 32);
+  CHECK(a.weights().layers[0].bq.size() == 64);
+  CHECK(a.weights().output.rows() == 50);  // not tied
+  const std::vector<int> tokens = {1, 7, 3, 49};
+  FullCache ca(c.cache_shape()), cb(c.cache_shape()), co(c.cache_shape());
+  const Matrix la = a.forward(tokens, 0, ca, lexico::Logits::All);
+  CHECK(la == b.forward(tokens, 0, cb, lexico::Logits::All));
+  CHECK(la != other.forward(tokens, 0, co, lexico::Logits::All));
+  CHECK(la.allFinite());
+  const float rms = std::sqrt(la.squaredNorm() / float(la.size()));
+  CHECK(rms > 0.1f);  // neither vanishing nor exploding through the layers
+  CHECK(rms < 10.0f);
+  c.n_kv_heads = 3;
+  CHECK_THROWS_AS(lexico::synthetic_model(c, 1), lexico::Error);
 }
 
 TEST_CASE("model config: GGUF metadata") {

@@ -8,11 +8,11 @@
 //   score_t = q·k_t / √m                       (buffer token t: FP16)
 //   p = softmax over both (one max, one sum)
 //   out = D_v · (Σ_t p_t Σ_i c'_{t,i} e_{i'_{t,i}}) + Σ_buffer p_t v_t
-// The value weights accumulate in the N-dim coefficient domain (shared-memory
-// atomics) and D_v is applied once per head. The token range is split over
+// The value weights accumulate in the N-dim coefficient domain (in shared
+// memory, bucketed so that no float atomics are needed) and D_v is applied
+// once per head. The token range is split over
 // blocks (flash-decoding); partial maxima, sums and coefficient vectors are
-// merged by a fourth kernel and D_v applied by the last. Four kernels and a
-// memset a call.
+// merged by a third kernel and D_v applied by the last. Four kernels a call.
 //
 // Layout (fixed-s rows, as LexicoCache's δ = 0 storage; a code that OMP ended
 // early carries zero coefficients): per sequence and KV head, tokens oldest
@@ -52,6 +52,9 @@ struct CompressedKv {
   // float32, atom-major [N][m] (the bytes of an Eigen m×N column-major matrix).
   const float* key_dictionary = nullptr;
   const float* value_dictionary = nullptr;
+  // All `batch` queries read sequence 0's rows, each with its own lengths:
+  // the queries of one causal step (query i sees buffer_length[i] rows).
+  bool one_sequence = false;
 };
 
 // Bytes of a compressed layer in this layout: codes 3·s per vector (keys and
@@ -90,8 +93,10 @@ class SparseDecodeAttention {
 class DenseDecodeAttention {
  public:
   explicit DenseDecodeAttention(const DecodeShape& max_shape);  // max_shape.compressed_capacity = capacity
+  // one_sequence: every query reads sequence 0's rows with its own length
+  // (the queries of one causal step, as CompressedKv::one_sequence).
   void run(const uint16_t* keys, const uint16_t* values, int64_t capacity, const int32_t* length, const float* q,
-           float* out, int batch, int64_t max_length, cudaStream_t stream = nullptr);
+           float* out, int batch, int64_t max_length, cudaStream_t stream = nullptr, bool one_sequence = false);
   size_t workspace_bytes() const;
 
  private:

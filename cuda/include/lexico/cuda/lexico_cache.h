@@ -1,0 +1,98 @@
+// The Lexico cache on the GPU: the twin of lexico::LexicoCache with the same
+// policy (new tokens in an FP16 buffer; after each step every buffered token
+// but the newest n_b is sparse-coded and moved out) and the same storage per
+// vector (s uint16 atom indices and s FP8 E4M3 coefficients, fixed-s rows;
+// with a tolerance δ a code that stops early is padded with zero
+// coefficients, so the GPU stores 3s bytes where the CPU's CSR stores 3·nnz+2).
+//
+// Attention never densifies (SparseDecodeAttention: q·D_k once, gathers, the
+// values summed in coefficient space, D_v applied once); the queries of a
+// multi-token step read the one sequence with their own causal buffer
+// lengths. While nothing is compressed yet (a prompt's first step) the
+// buffer alone is attended, by the dense FP16 kernel. finish_step() codes the step's overflow of every layer, keys and
+// values, in one GpuOmpEncoder launch over the 2·L dictionaries: the
+// per-token path of the method.
+//
+// Overlapped encoding (the default): that launch runs on a second stream
+// while the next step computes, and its codes are committed at the next
+// finish_step (or earlier, when a step needs the buffer rows). Until then
+// the tokens being coded are attended from the FP16 buffer, exactly; so a
+// decode step sees n_b + 1 exact tokens where the CPU cache sees n_b, and
+// the OMP's latency leaves the decode loop. flush() commits at once; with
+// overlap off every step gives the CPU LexicoCache's state and results.
+#pragma once
+#include <vector>
+
+#include "lexico/cuda/attention.h"
+#include "lexico/cuda/kv_cache.h"
+#include "lexico/cuda/omp.h"
+#include "lexico/dictionary.h"
+#include "lexico/lexico_cache.h"
+
+namespace lexico::cuda {
+
+class GpuLexicoCache : public GpuKvCache {
+ public:
+  // Same checks and messages as LexicoCache (dictionary fit, option ranges);
+  // then Error(Internal, "cuda", reason) when the GPU kernels do not take
+  // this shape (unsupported_reason) or it does not fit the GPU. capacity
+  // bounds every layer's positions; a step holds at most max_step tokens,
+  // and buffer + max_step must not exceed the dictionary's atoms.
+  GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options, int64_t capacity,
+                 int max_step = 512, bool overlap_encoding = true);
+  ~GpuLexicoCache() override;
+  // Empty when the kernels take this shape and these options; else why not.
+  static std::string unsupported_reason(const CacheShape& shape, int n_atoms, const LexicoOptions& options,
+                                        int max_step);
+
+  void append(int layer, const float* k, const float* v, int n_tokens, cudaStream_t stream) override;
+  void attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) override;
+  void finish_step(cudaStream_t stream) override;
+  // Commits codes still being computed (a no-op without overlap).
+  void flush(cudaStream_t stream);
+  int64_t length(int layer) const override { return compressed_.at(layer) + buffered_.at(layer); }
+  // Committed codes; tokens still being coded count as buffered.
+  int64_t compressed_length(int layer) const { return compressed_.at(layer); }
+  int64_t buffer_length(int layer) const { return buffered_.at(layer); }
+  size_t payload_bytes() const override;
+  size_t used_bytes() const override;
+  // Dictionaries held for attention and for the encoder.
+  size_t table_bytes() const;
+  std::string name() const override;
+  const LexicoOptions& options() const { return options_; }
+  // The stored code of compressed token `token` (0 = oldest) of one head, as
+  // LexicoCache::code: s indices and FP8 codes (synchronises; for tests;
+  // flush() first for the newest).
+  void code(int layer, int kv_head, KvKind kind, int64_t token, std::vector<uint16_t>& indices,
+            std::vector<uint8_t>& coefficients) const;
+
+ private:
+  CompressedKv layer_view(int layer) const;
+  // Codes buffer rows [0, c) of every layer, head and kind into the slots.
+  void encode(int64_t c, cudaStream_t stream);
+  // Stores the pending codes and drops their rows from the buffer.
+  void commit(cudaStream_t stream);
+
+  LexicoOptions options_;
+  int n_atoms_;
+  int buffer_capacity_;  // n_b + max_step
+  GpuOmpEncoder encoder_;  // dictionaries 0..L-1 keys, L..2L-1 values
+  DeviceBuffer<float> dictionaries_;     // [kind][layer][N][m], atom-major
+  DeviceBuffer<uint16_t> indices_;       // [kind][layer][kv head][capacity][s]
+  DeviceBuffer<uint8_t> codes_;          // FP8 E4M3, same layout
+  DeviceBuffer<uint16_t> buffer_;        // FP16 bits, [kind][layer][kv head][buffer_capacity][m]
+  DeviceBuffer<float> encode_in_;        // [kind][layer][kv head][max_step][m]
+  DeviceBuffer<uint16_t> slot_indices_;  // encoder output, [kind][layer][kv head][max_step][s]
+  DeviceBuffer<uint8_t> slot_codes_;
+  DeviceBuffer<uint16_t> shift_;         // the kept buffer rows while they move to the front
+  DeviceBuffer<int32_t> compressed_lengths_, buffer_lengths_;  // [max_step], per query
+  std::vector<int64_t> compressed_, buffered_;
+  int64_t pending_ = 0;  // rows at the buffer's front whose codes are in the slots (or on their way)
+  bool overlap_;
+  cudaStream_t side_ = nullptr;                         // the encoder's stream when overlapping
+  cudaEvent_t rows_ready_ = nullptr, coded_ = nullptr;  // main → side, side → main
+  SparseDecodeAttention attention_;
+  DenseDecodeAttention buffer_attention_;  // while nothing is compressed (a first prefill)
+};
+
+}  // namespace lexico::cuda

@@ -1,0 +1,35 @@
+// Row copies shared by the GPU caches (cache_kernels.cu). Storage is grouped
+// rows: group g's row r of `row_len` elements is at (g·rows_per_group + r)·row_len.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace lexico::cuda::cache_detail {
+
+// A step's new keys and values k, v [n][groups][row_len] (float, token-major
+// as the model makes them) to FP16 rows [row0, row0 + n) of each of `groups`
+// groups of dst_k and dst_v; and, in the same launch, the causal lengths of
+// the step's n queries: visible[i] = row0 + i + 1, and fixed[i] = fixed_value
+// when fixed is not null (the compressed rows every query sees).
+struct StepLengths {
+  int32_t* visible = nullptr;
+  int32_t* fixed = nullptr;
+  int64_t fixed_value = 0;
+};
+void append_step(const float* k, const float* v, int n, int groups, int row_len, uint16_t* dst_k, uint16_t* dst_v,
+                 int64_t rows_per_group, int64_t row0, StepLengths lengths, cudaStream_t stream);
+
+struct RowBlock {  // rows [row0, row0 + rows) of every group
+  int64_t rows_per_group = 0, row0 = 0;
+};
+// dst block ← src block, `groups` groups of `rows` rows of `row_len` elements.
+void copy_rows(const uint16_t* src, RowBlock s, uint16_t* dst, RowBlock d, int groups, int64_t rows, int row_len,
+               cudaStream_t stream);
+void copy_rows(const uint8_t* src, RowBlock s, uint8_t* dst, RowBlock d, int groups, int64_t rows, int row_len,
+               cudaStream_t stream);
+// The same from FP16 bits to float.
+void copy_rows_to_float(const uint16_t* src, RowBlock s, float* dst, RowBlock d, int groups, int64_t rows,
+                        int row_len, cudaStream_t stream);
+
+}  // namespace lexico::cuda::cache_detail

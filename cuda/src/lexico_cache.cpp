@@ -1,0 +1,272 @@
+#include "lexico/cuda/lexico_cache.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "cache_kernels.cuh"
+#include "lexico/error.h"
+
+namespace lexico::cuda {
+
+namespace {
+
+using cache_detail::RowBlock;
+
+// LexicoCache's option checks (same messages), before anything is uploaded.
+LexicoOptions checked(const CacheShape& shape, const Dictionary& dict, const LexicoOptions& o) {
+  check_dictionary(dict, shape);
+  const int max_s = std::min(shape.head_dim, dict.n_atoms);
+  if (o.sparsity < 1 || o.sparsity > max_s)
+    usage_error("lexico cache", "sparsity s={} is outside 1..{} (min of head_dim {} and {} atoms)", o.sparsity, max_s,
+                shape.head_dim, dict.n_atoms);
+  if (!(o.tolerance >= 0.0f && o.tolerance < 1.0f))
+    usage_error("lexico cache", "tolerance delta={} is outside [0, 1)", o.tolerance);
+  if (o.buffer < 0) usage_error("lexico cache", "buffer {} is negative", o.buffer);
+  return o;
+}
+
+DecodeShape decode_shape(const CacheShape& shape, int n_atoms, const LexicoOptions& o, int64_t capacity,
+                         int max_step) {
+  DecodeShape d;
+  d.batch = max_step;
+  d.n_heads = shape.n_heads;
+  d.n_kv_heads = shape.n_kv_heads;
+  d.head_dim = shape.head_dim;
+  d.n_atoms = n_atoms;
+  d.sparsity = o.sparsity;
+  d.compressed_capacity = capacity;
+  d.buffer_capacity = o.buffer + max_step;
+  return d;
+}
+
+// The buffer seen as a dense FP16 cache of n_b + max_step rows.
+DecodeShape buffer_shape(const CacheShape& shape, const LexicoOptions& o, int max_step) {
+  DecodeShape d;
+  d.batch = max_step;
+  d.n_heads = shape.n_heads;
+  d.n_kv_heads = shape.n_kv_heads;
+  d.head_dim = shape.head_dim;
+  d.compressed_capacity = o.buffer + max_step;
+  d.buffer_capacity = 0;
+  return d;
+}
+
+OmpOptions omp_options(const LexicoOptions& o) {
+  OmpOptions omp;
+  omp.sparsity = o.sparsity;
+  omp.tolerance = o.tolerance;
+  omp.fp8_refit = o.fp8_refit;
+  return omp;
+}
+
+// The encoder's dictionaries: every layer's keys, then every layer's values.
+GpuOmpEncoder make_encoder(const CacheShape& shape, const Dictionary& dict, const LexicoOptions& o, int max_step) {
+  const std::string why = GpuLexicoCache::unsupported_reason(shape, dict.n_atoms, o, max_step);
+  if (!why.empty()) throw Error(ErrorKind::Internal, "cuda", "GPU lexico cache: " + why);
+  std::vector<Eigen::MatrixXf> dicts;
+  for (KvKind kind : {KvKind::Keys, KvKind::Values})
+    for (int l = 0; l < shape.n_layers; ++l) dicts.push_back(dict.at(l, kind));
+  return GpuOmpEncoder(dicts);
+}
+
+}  // namespace
+
+std::string GpuLexicoCache::unsupported_reason(const CacheShape& shape, int n_atoms, const LexicoOptions& o,
+                                               int max_step) {
+  std::string why = GpuOmpEncoder::unsupported_reason(shape.head_dim, n_atoms, omp_options(o));
+  if (why.empty()) why = SparseDecodeAttention::unsupported_reason(decode_shape(shape, n_atoms, o, 1, max_step));
+  if (why.empty() && n_atoms > 65536) why = fmt::format("{} atoms do not fit 16-bit indices", n_atoms);
+  return why;
+}
+
+GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options,
+                               int64_t capacity, int max_step, bool overlap_encoding)
+    : GpuKvCache(shape, capacity, max_step), options_(checked(shape, dictionary, options)),
+      n_atoms_(dictionary.n_atoms), buffer_capacity_(options.buffer + max_step),
+      encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
+      buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
+      attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step)),
+      buffer_attention_(buffer_shape(shape, options_, max_step)) {
+  const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
+  const size_t N = n_atoms_;
+  std::vector<float> atoms(2 * L * N * m);
+  for (int kind = 0; kind < 2; ++kind)
+    for (size_t l = 0; l < L; ++l) {
+      const Eigen::MatrixXf& d = dictionary.at(int(l), kind == 0 ? KvKind::Keys : KvKind::Values);
+      std::copy(d.data(), d.data() + N * m, atoms.begin() + (kind * L + l) * N * m);  // column-major = atom-major
+    }
+  dictionaries_.resize(atoms.size(), "lexico cache dictionaries");
+  LEXICO_CUDA_CHECK(cudaMemcpy(dictionaries_.data(), atoms.data(), atoms.size() * sizeof(float),
+                               cudaMemcpyHostToDevice));
+  indices_.resize(2 * L * H * capacity * s, "lexico cache indices");
+  codes_.resize(indices_.size(), "lexico cache coefficients");
+  buffer_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer");
+  encode_in_.resize(2 * L * H * max_step * m, "lexico cache encoder input");
+  slot_indices_.resize(2 * L * H * max_step * s, "lexico cache encoder indices");
+  slot_codes_.resize(slot_indices_.size(), "lexico cache encoder coefficients");
+  shift_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer shift");
+  compressed_lengths_.resize(max_step, "lexico cache lengths");
+  buffer_lengths_.resize(max_step, "lexico cache lengths");
+  if (overlap_) {
+    LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
+    LEXICO_CUDA_CHECK(cudaEventCreateWithFlags(&rows_ready_, cudaEventDisableTiming));
+    LEXICO_CUDA_CHECK(cudaEventCreateWithFlags(&coded_, cudaEventDisableTiming));
+  }
+}
+
+GpuLexicoCache::~GpuLexicoCache() {
+  if (side_) cudaStreamSynchronize(side_);  // the encoder may still write into buffers freed below
+  if (coded_) cudaEventDestroy(coded_);
+  if (rows_ready_) cudaEventDestroy(rows_ready_);
+  if (side_) cudaStreamDestroy(side_);
+}
+
+std::string GpuLexicoCache::name() const {
+  std::string n = fmt::format("lexico:s={}", options_.sparsity);
+  if (options_.tolerance > 0) n += fmt::format(",delta={}", options_.tolerance);
+  n += fmt::format(",buffer={}", options_.buffer);
+  if (options_.fp8_refit) n += ",refit";
+  return n + " (GPU)";
+}
+
+size_t GpuLexicoCache::payload_bytes() const { return indices_.bytes() + codes_.bytes() + buffer_.bytes(); }
+
+size_t GpuLexicoCache::used_bytes() const {
+  size_t n = 0;
+  const size_t per_code = 3 * size_t(options_.sparsity), per_row = 2 * size_t(shape_.head_dim);
+  for (int l = 0; l < shape_.n_layers; ++l)
+    n += 2 * size_t(shape_.n_kv_heads) * (compressed_[l] * per_code + buffered_[l] * per_row);
+  return n;
+}
+
+size_t GpuLexicoCache::table_bytes() const { return dictionaries_.bytes() + encoder_.device_bytes(); }
+
+CompressedKv GpuLexicoCache::layer_view(int layer) const {
+  const size_t L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
+  const size_t N = n_atoms_;
+  const size_t code_layer = H * capacity_ * s, buffer_layer = H * buffer_capacity_ * m;
+  CompressedKv kv;
+  kv.key_indices = indices_.data() + layer * code_layer;
+  kv.key_codes = codes_.data() + layer * code_layer;
+  kv.value_indices = indices_.data() + (L + layer) * code_layer;
+  kv.value_codes = codes_.data() + (L + layer) * code_layer;
+  kv.key_buffer = buffer_.data() + layer * buffer_layer;
+  kv.value_buffer = buffer_.data() + (L + layer) * buffer_layer;
+  kv.compressed_length = compressed_lengths_.data();
+  kv.buffer_length = buffer_lengths_.data();
+  kv.key_dictionary = dictionaries_.data() + layer * N * m;
+  kv.value_dictionary = dictionaries_.data() + (L + layer) * N * m;
+  kv.one_sequence = true;
+  return kv;
+}
+
+void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tokens, cudaStream_t stream) {
+  if (n_tokens < 1 || n_tokens > max_step_)
+    usage_error(name(), "a step of {} tokens is outside 1..{}", n_tokens, max_step_);
+  if (length(layer) + n_tokens > capacity_)
+    usage_error(name(), "{} positions exceed the cache's capacity of {}", length(layer) + n_tokens, capacity_);
+  if (pending_ > 0 && buffered_.at(layer) + n_tokens > buffer_capacity_) commit(stream);  // needs the rows now
+  const int64_t b = buffered_.at(layer);
+  if (b + n_tokens > buffer_capacity_)
+    usage_error(name(), "layer {} was appended to twice without finish_step ({} buffered tokens, room for {})",
+                layer, b + n_tokens, buffer_capacity_);
+  const size_t L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim;
+  const size_t buffer_layer = H * buffer_capacity_ * m;
+  cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_.data() + layer * buffer_layer,
+                            buffer_.data() + (L + layer) * buffer_layer, buffer_capacity_, b,
+                            {buffer_lengths_.data(), compressed_lengths_.data(), compressed_[layer]}, stream);
+  buffered_[layer] = b + n_tokens;
+  last_append_ = n_tokens;
+}
+
+void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) {
+  const int64_t b = buffered_.at(layer);
+  if (n_tokens != last_append_)
+    usage_error(name(), "attend for {} queries, but the step appended {} positions", n_tokens, last_append_);
+  if (compressed_[layer] == 0) {
+    const CompressedKv kv = layer_view(layer);
+    buffer_attention_.run(kv.key_buffer, kv.value_buffer, buffer_capacity_, buffer_lengths_.data(), q, out, n_tokens,
+                          b, stream, /*one_sequence=*/true);
+    return;
+  }
+  attention_.run(layer_view(layer), q, out, n_tokens, compressed_[layer], stream);
+}
+
+void GpuLexicoCache::finish_step(cudaStream_t stream) {
+  for (int l = 1; l < shape_.n_layers; ++l)
+    if (buffered_[l] != buffered_[0] || compressed_[l] != compressed_[0])
+      usage_error(name(), "layers differ in length at the end of a step (layer 0 holds {}, layer {} holds {}): "
+                          "every layer appends and attends in a step",
+                  length(0), l, length(l));
+  commit(stream);
+  const int64_t c = buffered_[0] - options_.buffer;  // tokens to code, per layer and KV head
+  if (c <= 0) return;
+  encode(c, stream);
+  if (!overlap_) commit(stream);
+}
+
+void GpuLexicoCache::flush(cudaStream_t stream) { commit(stream); }
+
+void GpuLexicoCache::encode(int64_t c, cudaStream_t stream) {
+  const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim;
+  const int groups = 2 * L * H;  // (kind, layer, KV head)
+  cudaStream_t st = stream;
+  if (overlap_) {  // the side stream starts once the main stream has written the rows
+    LEXICO_CUDA_CHECK(cudaEventRecord(rows_ready_, stream));
+    LEXICO_CUDA_CHECK(cudaStreamWaitEvent(side_, rows_ready_, 0));
+    st = side_;
+  }
+  // Rows [0, c) stay put until commit(), so the side stream may read them late.
+  cache_detail::copy_rows_to_float(buffer_.data(), RowBlock{buffer_capacity_, 0}, encode_in_.data(),
+                                   RowBlock{c, 0}, groups, c, m, st);
+  std::vector<int64_t> group_begin(2 * L + 1);
+  for (int d = 0; d <= 2 * L; ++d) group_begin[d] = int64_t(d) * H * c;
+  DeviceSlots slots;
+  slots.indices = slot_indices_.data();
+  slots.fp8 = slot_codes_.data();
+  encoder_.encode_device(encode_in_.data(), int64_t(groups) * c, m, group_begin, omp_options(options_), slots, st);
+  if (overlap_) LEXICO_CUDA_CHECK(cudaEventRecord(coded_, side_));
+  pending_ = c;
+}
+
+void GpuLexicoCache::commit(cudaStream_t stream) {
+  if (pending_ == 0) return;
+  const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
+  const int groups = 2 * L * H;
+  const int64_t c = pending_, t0 = compressed_[0], keep = buffered_[0] - c;
+  if (overlap_) LEXICO_CUDA_CHECK(cudaStreamWaitEvent(stream, coded_, 0));
+  cache_detail::copy_rows(slot_indices_.data(), RowBlock{c, 0}, indices_.data(), RowBlock{capacity_, t0}, groups, c,
+                          s, stream);
+  cache_detail::copy_rows(slot_codes_.data(), RowBlock{c, 0}, codes_.data(), RowBlock{capacity_, t0}, groups, c, s,
+                          stream);
+  // The rows after the coded ones move to the front (through a scratch copy: the ranges may overlap).
+  if (keep > 0) {
+    cache_detail::copy_rows(buffer_.data(), RowBlock{buffer_capacity_, c}, shift_.data(), RowBlock{keep, 0}, groups,
+                            keep, m, stream);
+    cache_detail::copy_rows(shift_.data(), RowBlock{keep, 0}, buffer_.data(), RowBlock{buffer_capacity_, 0}, groups,
+                            keep, m, stream);
+  }
+  for (int l = 0; l < L; ++l) {
+    compressed_[l] += c;
+    buffered_[l] = keep;
+  }
+  pending_ = 0;
+}
+
+void GpuLexicoCache::code(int layer, int kv_head, KvKind kind, int64_t token, std::vector<uint16_t>& indices,
+                          std::vector<uint8_t>& coefficients) const {
+  if (token < 0 || token >= compressed_.at(layer))
+    usage_error(name(), "token {} is not compressed (layer {} holds {} compressed tokens)", token, layer,
+                compressed_.at(layer));
+  const size_t s = options_.sparsity;
+  const size_t row = ((size_t(kind == KvKind::Keys ? 0 : 1) * shape_.n_layers + layer) * shape_.n_kv_heads + kv_head) *
+                         size_t(capacity_) + size_t(token);
+  indices.resize(s);
+  coefficients.resize(s);
+  LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+  LEXICO_CUDA_CHECK(cudaMemcpy(indices.data(), indices_.data() + row * s, s * sizeof(uint16_t), cudaMemcpyDeviceToHost));
+  LEXICO_CUDA_CHECK(cudaMemcpy(coefficients.data(), codes_.data() + row * s, s, cudaMemcpyDeviceToHost));
+}
+
+}  // namespace lexico::cuda

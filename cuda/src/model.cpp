@@ -1,0 +1,270 @@
+#include "lexico/cuda/model.h"
+
+#include <algorithm>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <fmt/format.h>
+
+#include "lexico/cuda/device.h"
+#include "lexico/error.h"
+#include "lexico/half.h"
+#include "model_kernels.cuh"
+
+namespace lexico::cuda {
+
+namespace md = model_detail;
+
+namespace {
+
+void check_blas(cublasStatus_t status, const char* call) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw Error(ErrorKind::Internal, "cuda", fmt::format("{} failed: {}", call, cublasGetStatusString(status)));
+}
+
+// A weight matrix [rows, cols] row-major (y = W x), in the model's precision.
+struct DeviceMatrix {
+  DeviceBuffer<float> f32;
+  DeviceBuffer<uint16_t> f16;
+  int rows = 0, cols = 0;
+};
+
+DeviceMatrix upload(const Matrix& w, WeightPrecision precision, const char* what) {
+  DeviceMatrix d;
+  d.rows = int(w.rows());
+  d.cols = int(w.cols());
+  const size_t n = size_t(w.size());
+  if (precision == WeightPrecision::F32) {
+    d.f32.resize(n, what);
+    LEXICO_CUDA_CHECK(cudaMemcpy(d.f32.data(), w.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+  } else {
+    std::vector<uint16_t> h(n);
+    const float* src = w.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < int64_t(n); ++i) h[i] = float_to_half(src[i]);
+    d.f16.resize(n, what);
+    LEXICO_CUDA_CHECK(cudaMemcpy(d.f16.data(), h.data(), n * sizeof(uint16_t), cudaMemcpyHostToDevice));
+  }
+  return d;
+}
+
+DeviceBuffer<float> upload(const Vector& v, const char* what) {
+  DeviceBuffer<float> d(size_t(v.size()), what);
+  LEXICO_CUDA_CHECK(cudaMemcpy(d.data(), v.data(), size_t(v.size()) * sizeof(float), cudaMemcpyHostToDevice));
+  return d;
+}
+
+Matrix stack(std::initializer_list<const Matrix*> parts) {
+  Eigen::Index rows = 0;
+  for (const Matrix* p : parts) rows += p->rows();
+  Matrix m(rows, (*parts.begin())->cols());
+  Eigen::Index r = 0;
+  for (const Matrix* p : parts) {
+    m.middleRows(r, p->rows()) = *p;
+    r += p->rows();
+  }
+  return m;
+}
+
+struct DeviceLayer {
+  DeviceBuffer<float> attn_norm, ffn_norm, qkv_bias;
+  DeviceMatrix qkv, wo, gate_up, down;  // Q, K, V stacked; gate and up stacked
+};
+
+}  // namespace
+
+struct GpuModel::Impl {
+  WeightPrecision precision;
+  cudaStream_t stream = nullptr;
+  cublasHandle_t blas = nullptr;
+  std::vector<DeviceLayer> layers;
+  DeviceMatrix embedding, output;  // output empty when tied to the embedding
+  DeviceBuffer<float> final_norm;
+  // Activations of one step, rows = tokens.
+  DeviceBuffer<int32_t> tokens;
+  DeviceBuffer<float> x, normed, qkv, q, k, v, att, gate_up, act, logits, cos, sin;
+  DeviceBuffer<uint16_t> normed16, att16, act16;  // GEMM inputs in FP16
+
+  ~Impl() {
+    if (blas) cublasDestroy(blas);
+    if (stream) cudaStreamDestroy(stream);
+  }
+
+  const DeviceMatrix& classifier() const { return output.rows ? output : embedding; }
+
+  // out[n, w.rows] = in[n, w.cols] · wᵀ + beta · out. in is float (F32) or FP16 (F16).
+  void linear(const DeviceMatrix& w, const void* in, int n, float* out, float beta) {
+    const float alpha = 1.0f;
+    if (precision == WeightPrecision::F32)
+      check_blas(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &alpha, w.f32.data(), w.cols,
+                             static_cast<const float*>(in), w.cols, &beta, out, w.rows),
+                 "cublasSgemm");
+    else
+      check_blas(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &alpha, w.f16.data(), CUDA_R_16F,
+                              w.cols, in, CUDA_R_16F, w.cols, &beta, out, CUDA_R_32F, w.rows, CUBLAS_COMPUTE_32F,
+                              CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx");
+  }
+  // RMSNorm into the next GEMM's input type; returns that input.
+  const void* norm(const float* x_rows, const float* weight, float eps, int rows, int dim) {
+    if (precision == WeightPrecision::F32) {
+      md::rms_norm(x_rows, weight, eps, rows, dim, normed.data(), stream);
+      return normed.data();
+    }
+    md::rms_norm(x_rows, weight, eps, rows, dim, normed16.data(), stream);
+    return normed16.data();
+  }
+};
+
+std::string GpuModel::unsupported_reason(const ModelConfig& c) {
+  if (c.head_dim != 64 && c.head_dim != 128)
+    return fmt::format("head dimension {} is not handled by the GPU attention kernels (64 or 128)", c.head_dim);
+  const DeviceInfo& info = device_info();
+  if (!info.usable) return "no usable GPU: " + info.reason;
+  return {};
+}
+
+GpuModel::GpuModel(const Model& model, WeightPrecision precision, int max_step)
+    : config_(model.config()), rope_(model.config()), max_step_(max_step), impl_(std::make_unique<Impl>()) {
+  require_gpu("the GPU model");
+  const std::string why = unsupported_reason(config_);
+  if (!why.empty()) throw Error(ErrorKind::Internal, "cuda", "GPU model: " + why);
+  if (max_step < 1) usage_error("GPU model", "a step of {} tokens is not positive", max_step);
+  Impl& g = *impl_;
+  g.precision = precision;
+  LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&g.stream, cudaStreamNonBlocking));
+  check_blas(cublasCreate(&g.blas), "cublasCreate");
+  check_blas(cublasSetStream(g.blas, g.stream), "cublasSetStream");
+  // FP32 mode is the CPU's arithmetic: no TF32 or reduced-precision shortcuts.
+  if (precision == WeightPrecision::F32) check_blas(cublasSetMathMode(g.blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");
+
+  const Weights& w = model.weights();
+  for (const LayerWeights& lw : w.layers) {
+    DeviceLayer d;
+    d.attn_norm = upload(lw.attn_norm, "attention norm");
+    d.ffn_norm = upload(lw.ffn_norm, "MLP norm");
+    if (config_.qkv_bias) {
+      Vector b(lw.bq.size() + lw.bk.size() + lw.bv.size());
+      b << lw.bq, lw.bk, lw.bv;
+      d.qkv_bias = upload(b, "Q/K/V bias");
+    }
+    d.qkv = upload(stack({&lw.wq, &lw.wk, &lw.wv}), precision, "Q/K/V weights");
+    d.wo = upload(lw.wo, precision, "output projection");
+    d.gate_up = upload(stack({&lw.w_gate, &lw.w_up}), precision, "gate/up weights");
+    d.down = upload(lw.w_down, precision, "down projection");
+    g.layers.push_back(std::move(d));
+  }
+  g.embedding = upload(w.token_embedding, precision, "token embedding");
+  if (w.output.size()) g.output = upload(w.output, precision, "output weights");
+  g.final_norm = upload(w.final_norm, "final norm");
+
+  const ModelConfig& c = config_;
+  const size_t T = size_t(max_step), qkv = size_t(c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
+  g.tokens.resize(T, "tokens");
+  g.x.resize(T * c.dim, "activations");
+  g.qkv.resize(T * qkv, "Q/K/V activations");
+  g.q.resize(T * c.n_heads * c.head_dim, "queries");
+  g.k.resize(T * c.n_kv_heads * c.head_dim, "keys");
+  g.v.resize(T * c.n_kv_heads * c.head_dim, "values");
+  g.att.resize(T * c.n_heads * c.head_dim, "attention output");
+  g.gate_up.resize(T * 2 * c.hidden_dim, "MLP activations");
+  g.cos.resize(T * c.head_dim / 2, "RoPE cos");
+  g.sin.resize(T * c.head_dim / 2, "RoPE sin");
+  if (precision == WeightPrecision::F32) {
+    g.normed.resize(T * c.dim, "normed activations");
+    g.act.resize(T * c.hidden_dim, "MLP activations");
+  } else {
+    g.normed16.resize(T * c.dim, "normed activations");
+    g.att16.resize(T * c.n_heads * c.head_dim, "attention output");
+    g.act16.resize(T * c.hidden_dim, "MLP activations");
+  }
+  LEXICO_CUDA_CHECK(cudaStreamSynchronize(g.stream));
+}
+
+GpuModel::~GpuModel() = default;
+
+cudaStream_t GpuModel::stream() const { return impl_->stream; }
+
+size_t GpuModel::weight_bytes() const {
+  const Impl& g = *impl_;
+  auto bytes = [](const DeviceMatrix& m) { return m.f32.bytes() + m.f16.bytes(); };
+  size_t n = bytes(g.embedding) + bytes(g.output) + g.final_norm.bytes();
+  for (const DeviceLayer& l : g.layers)
+    n += bytes(l.qkv) + bytes(l.wo) + bytes(l.gate_up) + bytes(l.down) + l.attn_norm.bytes() + l.ffn_norm.bytes() +
+         l.qkv_bias.bytes();
+  return n;
+}
+
+Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which) {
+  const ModelConfig& c = config_;
+  const CacheShape& cs = cache.shape();
+  if (cs.n_layers != c.n_layers || cs.n_heads != c.n_heads || cs.n_kv_heads != c.n_kv_heads ||
+      cs.head_dim != c.head_dim)
+    internal_error(cache.name(), "cache shape does not match the model");
+  const int n = int(tokens.size());
+  if (n == 0) internal_error("forward", "no tokens");
+  for (int t : tokens)
+    if (t < 0 || t >= c.vocab_size)
+      bad_input("tokens", "token id {} is out of range (vocabulary of {})", t, c.vocab_size);
+  const bool all = which == Logits::All;
+  Matrix logits(all ? n : 1, c.vocab_size);
+  const int step_max = std::min(max_step_, cache.max_step_tokens());
+  for (int first = 0; first < n; first += step_max)  // with Logits::Last every step writes row 0; the last one stays
+    step(tokens.data() + first, std::min(step_max, n - first), pos + first, cache, all, logits, all ? first : 0);
+  LEXICO_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
+  return logits;
+}
+
+void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bool all_logits, Matrix& logits,
+                    int64_t out_row) {
+  Impl& g = *impl_;
+  const ModelConfig& c = config_;
+  cudaStream_t st = g.stream;
+  const RopeAngles angles = rope_.angles(pos, n);
+  LEXICO_CUDA_CHECK(cudaMemcpyAsync(g.tokens.data(), tokens, size_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
+  LEXICO_CUDA_CHECK(cudaMemcpyAsync(g.cos.data(), angles.cos.data(), angles.cos.size() * sizeof(float),
+                                    cudaMemcpyHostToDevice, st));
+  LEXICO_CUDA_CHECK(cudaMemcpyAsync(g.sin.data(), angles.sin.data(), angles.sin.size() * sizeof(float),
+                                    cudaMemcpyHostToDevice, st));
+  if (g.precision == WeightPrecision::F32)
+    md::embed(g.tokens.data(), n, g.embedding.f32.data(), c.dim, g.x.data(), st);
+  else
+    md::embed(g.tokens.data(), n, g.embedding.f16.data(), c.dim, g.x.data(), st);
+
+  const size_t att_size = size_t(n) * c.n_heads * c.head_dim;
+  for (int l = 0; l < c.n_layers; ++l) {
+    const DeviceLayer& w = g.layers[l];
+    g.linear(w.qkv, g.norm(g.x.data(), w.attn_norm.data(), c.rms_eps, n, c.dim), n, g.qkv.data(), 0.0f);
+    md::split_qkv_rope(g.qkv.data(), c.qkv_bias ? w.qkv_bias.data() : nullptr, g.cos.data(), g.sin.data(), n,
+                       c.n_heads, c.n_kv_heads, c.head_dim, g.q.data(), g.k.data(), g.v.data(), st);
+    cache.append(l, g.k.data(), g.v.data(), n, st);
+    cache.attend(l, g.q.data(), n, g.att.data(), st);
+    const void* att = g.att.data();
+    if (g.precision == WeightPrecision::F16) {
+      md::to_half(g.att.data(), att_size, g.att16.data(), st);
+      att = g.att16.data();
+    }
+    g.linear(w.wo, att, n, g.x.data(), 1.0f);  // x += Wo·att
+
+    g.linear(w.gate_up, g.norm(g.x.data(), w.ffn_norm.data(), c.rms_eps, n, c.dim), n, g.gate_up.data(), 0.0f);
+    const void* act = nullptr;
+    if (g.precision == WeightPrecision::F32) {
+      md::silu_mul(g.gate_up.data(), n, c.hidden_dim, g.act.data(), st);
+      act = g.act.data();
+    } else {
+      md::silu_mul(g.gate_up.data(), n, c.hidden_dim, g.act16.data(), st);
+      act = g.act16.data();
+    }
+    g.linear(w.down, act, n, g.x.data(), 1.0f);  // x += Wdown·act
+  }
+  cache.finish_step(st);
+
+  const int rows = all_logits ? n : 1;
+  const float* x_rows = g.x.data() + size_t(n - rows) * c.dim;
+  g.logits.reserve(size_t(rows) * c.vocab_size, "logits");
+  g.linear(g.classifier(), g.norm(x_rows, g.final_norm.data(), c.rms_eps, rows, c.dim), rows, g.logits.data(), 0.0f);
+  LEXICO_CUDA_CHECK(cudaMemcpyAsync(logits.data() + out_row * c.vocab_size, g.logits.data(),
+                                    size_t(rows) * c.vocab_size * sizeof(float), cudaMemcpyDeviceToHost, st));
+}
+
+}  // namespace lexico::cuda

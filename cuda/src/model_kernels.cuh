@@ -1,0 +1,30 @@
+// The forward pass's element-wise kernels (model_kernels.cu); the GEMMs are
+// cuBLAS (model.cpp). "half" arrays are FP16 bits.
+#pragma once
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+namespace lexico::cuda::model_detail {
+
+// x[t] = table[tokens[t]] (float or FP16 table), rows of `dim`.
+void embed(const int32_t* tokens, int n, const float* table, int dim, float* x, cudaStream_t stream);
+void embed(const int32_t* tokens, int n, const uint16_t* table, int dim, float* x, cudaStream_t stream);
+
+// y = x / sqrt(mean(x²) + eps) · weight per row, into float or FP16.
+void rms_norm(const float* x, const float* weight, float eps, int rows, int dim, float* y, cudaStream_t stream);
+void rms_norm(const float* x, const float* weight, float eps, int rows, int dim, uint16_t* y, cudaStream_t stream);
+
+// qkv [n][(H + 2K)·m] (+ bias when not null) → q [n][H][m] and k [n][K][m]
+// rotated (half-split RoPE with cos/sin [n][m/2]), v [n][K][m]; k_pre gets
+// the keys before rotation when not null.
+void split_qkv_rope(const float* qkv, const float* bias, const float* cos, const float* sin, int n, int n_heads,
+                    int n_kv_heads, int head_dim, float* q, float* k, float* v, cudaStream_t stream);
+
+// out[t][i] = silu(gu[t][i]) · gu[t][hidden + i], into float or FP16.
+void silu_mul(const float* gu, int rows, int hidden, float* out, cudaStream_t stream);
+void silu_mul(const float* gu, int rows, int hidden, uint16_t* out, cudaStream_t stream);
+
+void to_half(const float* x, size_t count, uint16_t* y, cudaStream_t stream);
+
+}  // namespace lexico::cuda::model_detail

@@ -1,0 +1,232 @@
+// The GPU forward pass and GPU caches against the CPU twins: GpuModel with
+// GpuFullCache equals Model with FullCache(F16) ("full16", the same FP16
+// storage) to float rounding in FP32 mode, and to FP16 rounding in FP16 mode;
+// GpuLexicoCache follows LexicoCache's policy step by step (same lengths, the
+// same codes up to OMP's float ties, logits within a few per cent at worst).
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gpu_test.h"
+#include "lexico/cuda/full_cache.h"
+#include "lexico/cuda/lexico_cache.h"
+#include "lexico/cuda/model.h"
+#include "lexico/full_cache.h"
+#include "lexico/lexico_cache.h"
+#include "lexico/synthetic_model.h"
+
+using namespace lexico;
+using namespace lexico::cuda;
+using namespace lexico::cuda::test;
+
+namespace {
+
+ModelConfig small_config(bool qkv_bias, bool tied) {
+  ModelConfig c;
+  c.arch = qkv_bias ? Arch::Qwen2 : Arch::Llama;
+  c.dim = 256;
+  c.n_layers = 3;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 64;
+  c.hidden_dim = 384;
+  c.vocab_size = 500;
+  c.max_context = 4096;
+  c.rms_eps = 1e-5f;
+  c.rope_theta = 10000;
+  c.qkv_bias = qkv_bias;
+  c.tied_embeddings = tied;
+  return c;
+}
+
+std::vector<int> random_tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> token(0, vocab - 1);
+  std::vector<int> t(n);
+  for (int& x : t) x = token(rng);
+  return t;
+}
+
+// max |a − b| relative to max |b|.
+float relative_error(const Matrix& a, const Matrix& b) {
+  REQUIRE(a.rows() == b.rows());
+  REQUIRE(a.cols() == b.cols());
+  return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff();
+}
+
+Dictionary random_dictionary_set(const CacheShape& shape, int n_atoms, uint32_t seed) {
+  Dictionary d;
+  d.model = "random";
+  d.n_layers = shape.n_layers;
+  d.head_dim = shape.head_dim;
+  d.n_atoms = n_atoms;
+  for (int l = 0; l < shape.n_layers; ++l) {
+    d.layers[l].keys = random_dictionary(shape.head_dim, n_atoms, seed + 2 * l);
+    d.layers[l].values = random_dictionary(shape.head_dim, n_atoms, seed + 2 * l + 1);
+  }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("GPU model: a head dimension the kernels do not take is refused with the reason") {
+  ModelConfig c = small_config(false, true);
+  c.head_dim = 8;
+  CHECK(GpuModel::unsupported_reason(c).find("head dimension 8") != std::string::npos);
+  LEXICO_REQUIRE_GPU();
+  c.n_heads = 32;  // dim 256 = 32 heads of 8, like stories260K's small heads
+  c.n_kv_heads = 16;
+  const Model m = synthetic_model(c, 1);
+  try {
+    GpuModel g(m);
+    FAIL("a head dimension of 8 was accepted");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("head dimension 8") != std::string::npos);
+  }
+}
+
+TEST_CASE("GPU model: FP32 with the GPU full cache equals the CPU model with FP16 storage") {
+  LEXICO_REQUIRE_GPU();
+  for (bool bias : {false, true})
+    for (bool tied : {true, false}) {
+      CAPTURE(bias);
+      CAPTURE(tied);
+      const Model cpu = synthetic_model(small_config(bias, tied), 7 + bias + 2 * tied);
+      const ModelConfig& c = cpu.config();
+      const std::vector<int> tokens = random_tokens(45, c.vocab_size, 3);
+      const std::span<const int> prompt(tokens.data(), 37);
+
+      FullCache cpu_cache(c.cache_shape(), FullCache::Storage::F16);
+      const Matrix cpu_prefill = cpu.forward(prompt, 0, cpu_cache, Logits::All);
+      GpuModel gpu(cpu, WeightPrecision::F32, 16);  // steps of 16: the prefill runs as 3 steps
+      GpuFullCache gpu_cache(c.cache_shape(), 64, 32);
+      const Matrix gpu_prefill = gpu.forward(prompt, 0, gpu_cache, Logits::All);
+      CHECK(relative_error(gpu_prefill, cpu_prefill) < 5e-4f);  // FP16 storage: a rounding may flip
+      CHECK(gpu_cache.length(c.n_layers - 1) == 37);
+      for (int t = 37; t < 45; ++t) {
+        const std::span<const int> one(tokens.data() + t, 1);
+        const Matrix a = gpu.forward(one, t, gpu_cache);
+        const Matrix b = cpu.forward(one, t, cpu_cache);
+        CHECK(relative_error(a, b) < 5e-4f);
+      }
+      CHECK(gpu_cache.used_bytes() == size_t(45) * c.n_layers * c.n_kv_heads * c.head_dim * 2 * 2);
+    }
+}
+
+TEST_CASE("GPU model: FP16 weights stay within FP16 rounding of the CPU") {
+  LEXICO_REQUIRE_GPU();
+  const Model cpu = synthetic_model(small_config(true, false), 11);
+  const ModelConfig& c = cpu.config();
+  const std::vector<int> tokens = random_tokens(30, c.vocab_size, 4);
+  FullCache cpu_cache(c.cache_shape(), FullCache::Storage::F16);
+  const Matrix ref = cpu.forward(tokens, 0, cpu_cache, Logits::All);
+  GpuModel gpu(cpu, WeightPrecision::F16);
+  GpuFullCache gpu_cache(c.cache_shape(), 30);
+  const Matrix got = gpu.forward(tokens, 0, gpu_cache, Logits::All);
+  const float err = relative_error(got, ref);
+  MESSAGE("FP16 weights: max |Δlogit| / max |logit| = " << err);
+  CHECK(err < 2e-2f);
+  CHECK(err > 0.0f);  // FP16 weights really are in use
+  const GpuModel gpu32(cpu, WeightPrecision::F32);
+  CHECK(double(gpu.weight_bytes()) < 0.51 * double(gpu32.weight_bytes()));  // norms and biases stay FP32
+}
+
+TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
+  LEXICO_REQUIRE_GPU();
+  const Model cpu = synthetic_model(small_config(false, true), 21);
+  const ModelConfig& c = cpu.config();
+  const CacheShape shape = c.cache_shape();
+  const Dictionary dict = random_dictionary_set(shape, 256, 100);
+  GpuModel gpu(cpu, WeightPrecision::F32, 64);
+  for (float delta : {0.0f, 0.8f})
+    for (bool overlap : {false, true}) {
+      CAPTURE(delta);
+      CAPTURE(overlap);
+      LexicoOptions o;
+      o.sparsity = 8;
+      o.tolerance = delta;
+      o.buffer = 16;
+      // Overlapped, the tokens being coded are attended exactly for one more
+      // step: after a prompt of n_b + 1 tokens, that is the CPU cache with a
+      // buffer of n_b + 1 (one token is coded a step, and committed a step later).
+      LexicoOptions cpu_options = o;
+      cpu_options.buffer += overlap;
+      const int prompt_length = overlap ? o.buffer + 1 : 40;
+      const std::vector<int> tokens = random_tokens(110, c.vocab_size, 5);
+      LexicoCache cpu_cache(shape, dict, cpu_options);
+      GpuLexicoCache gpu_cache(shape, dict, o, 128, 64, overlap);
+      const std::span<const int> prompt(tokens.data(), prompt_length);
+      const Matrix a0 = gpu.forward(prompt, 0, gpu_cache, Logits::All);
+      const Matrix b0 = cpu.forward(prompt, 0, cpu_cache, Logits::All);
+      CHECK(relative_error(a0, b0) < 5e-4f);  // a prefill attends exactly
+      CHECK(gpu_cache.buffer_length(0) == (overlap ? 17 : 16));  // overlapped: 1 row still being coded
+      float worst = 0, mean = 0;
+      for (int t = prompt_length; t < 90; ++t) {
+        const std::span<const int> one(tokens.data() + t, 1);
+        const float err = relative_error(gpu.forward(one, t, gpu_cache), cpu.forward(one, t, cpu_cache));
+        worst = std::max(worst, err);
+        mean += err / float(90 - prompt_length);
+      }
+      // A step of 20 queries over compressed tokens and a causal buffer.
+      const std::span<const int> block(tokens.data() + 90, 20);
+      const float block_err =
+          relative_error(gpu.forward(block, 90, gpu_cache, Logits::All), cpu.forward(block, 90, cpu_cache, Logits::All));
+      MESSAGE("delta " << delta << std::string(overlap ? ", overlapped" : ", serial") << ": decode logits vs CPU, worst " << worst
+                       << ", mean " << mean << "; a 20-token step " << block_err);
+      CHECK(mean < 2e-3f);
+      CHECK(worst < 5e-2f);
+      CHECK(block_err < 5e-2f);
+      gpu_cache.flush(gpu.stream());
+      for (int l = 0; l < c.n_layers; ++l) {
+        CHECK(gpu_cache.compressed_length(l) == cpu_cache.compressed_length(l) + overlap);
+        CHECK(gpu_cache.buffer_length(l) == 16);
+      }
+      CHECK(gpu_cache.compressed_length(0) == 110 - 16);
+      // The same codes: exactly where the coded vectors are the same (layer 0's
+      // keys and values depend on the embedding alone), nearly elsewhere
+      // (float rounding moves OMP's near-ties).
+      std::vector<uint16_t> gi, ci;
+      std::vector<uint8_t> gc, cc;
+      for (int l = 0; l < c.n_layers; ++l) {
+        int same = 0, total = 0;
+        for (KvKind kind : {KvKind::Keys, KvKind::Values})
+          for (int h = 0; h < c.n_kv_heads; ++h)
+            for (int64_t t = 0; t < cpu_cache.compressed_length(l); ++t) {
+              gpu_cache.code(l, h, kind, t, gi, gc);
+              cpu_cache.code(l, h, kind, t, ci, cc);
+              if (delta == 0.0f) REQUIRE(ci.size() == gi.size());
+              ci.resize(gi.size(), 0);  // CSR rows stop early; the GPU pads with zero coefficients
+              cc.resize(gc.size(), 0);
+              same += gi == ci && gc == cc;
+              ++total;
+            }
+        MESSAGE("layer " << l << ": codes identical to the CPU's: " << same << " of " << total);
+        CHECK(same >= total * (l == 0 ? 98 : 80) / 100);
+      }
+    }
+}
+
+TEST_CASE("GPU lexico cache: shapes the kernels do not take and misuse are refused with the reason") {
+  const CacheShape shape{2, 4, 2, 64};
+  LexicoOptions o;
+  o.buffer = 128;
+  const std::string why = GpuLexicoCache::unsupported_reason(shape, 256, o, 512);
+  CHECK(why.find("buffer") != std::string::npos);  // 128 + 512 buffered rows > 256 atoms
+  o.sparsity = 48;
+  CHECK(GpuLexicoCache::unsupported_reason(shape, 4096, o, 64).find("32") != std::string::npos);
+  LEXICO_REQUIRE_GPU();
+  const Dictionary dict = random_dictionary_set(shape, 256, 5);
+  o.sparsity = 8;
+  o.buffer = 8;
+  CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 64, 512), doctest::Contains("buffer"), Error);
+  GpuLexicoCache cache(shape, dict, o, 20, 16);
+  DeviceBuffer<float> kv(size_t(32) * shape.n_kv_heads * shape.head_dim);
+  CHECK_THROWS_WITH_AS(cache.append(0, kv.data(), kv.data(), 17, nullptr), doctest::Contains("outside 1..16"), Error);
+  cache.append(0, kv.data(), kv.data(), 16, nullptr);
+  DeviceBuffer<float> q(size_t(16) * shape.n_heads * shape.head_dim), out(q.size());
+  CHECK_THROWS_WITH_AS(cache.attend(0, q.data(), 3, out.data(), nullptr), doctest::Contains("appended 16"), Error);
+  CHECK_THROWS_WITH_AS(cache.append(0, kv.data(), kv.data(), 16, nullptr), doctest::Contains("capacity"), Error);
+  CHECK_THROWS_WITH_AS(cache.finish_step(nullptr), doctest::Contains("layers differ"), Error);
+}

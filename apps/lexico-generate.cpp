@@ -14,6 +14,7 @@
 #include "lexico/runtime.h"
 #include "lexico/sampler.h"
 #include "lexico/text_generation.h"
+#include "gpu_generation.h"
 
 using namespace lexico;
 
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   RuntimeOptions rt;
   SamplerOptions sampling;
   std::vector<std::string> prompts, stops;
-  std::string prompt_file, jsonl, jsonl_field = "prompt", template_name = "auto", system;
+  std::string prompt_file, jsonl, jsonl_field = "prompt", template_name = "auto", system, device = "auto";
   int max_new = 128, threads = 0;
   bool raw = false, quiet = false;
   app.add_option("prompt", prompts, "prompts (default: read one prompt from stdin)");
@@ -44,12 +45,14 @@ int main(int argc, char** argv) {
   app.add_option("--template", template_name, "chat template: auto, chatml, smollm2 or llama3")->capture_default_str();
   app.add_option("--system", system, "system message for the chat template");
   app.add_option("-t,--threads", threads, "threads (0 = all cores)")->capture_default_str();
+  app.add_option("--device", device, kGenerateDeviceHelp)->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no summary on stderr");
   app.set_version_flag("--version", "lexico-generate " LEXICO_VERSION);
   if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
 
   return run_app("lexico-generate", [&] {
     set_threads(threads);
+    parse_device(device);  // a bad --device fails before the model loads
     if (max_new < 0) usage_error("--max-new-tokens", "must be 0 or positive, not {}", max_new);
     Sampler sampler(sampling);
     if (!prompt_file.empty()) prompts.push_back(read_corpus({prompt_file}, {}).front().text);
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
     gen.stop_tokens = format.stop_tokens(tok);
     gen.stop_strings = stops;
 
+    std::unique_ptr<GpuGeneration> gpu;  // decided at the first prompt
     for (size_t p = 0; p < prompts.size(); ++p) {
       const std::vector<int32_t> ids = format.encode(tok, prompts[p]);
       if (ids.empty()) bad_input(fmt::format("prompt {}", p + 1), "the prompt is empty");
@@ -76,21 +80,30 @@ int main(int argc, char** argv) {
       if (model.config().max_context > 0 && length > model.config().max_context)
         bad_input(fmt::format("prompt {}", p + 1), "{} prompt tokens + {} new exceed the model's context of {}",
                   ids.size(), max_new, model.config().max_context);
-      auto cache = runtime.make_cache(length);
-      const Generation g = generate_text(model, tok, *cache, ids, gen, sampler, [](std::string_view piece) {
+      const auto print_piece = [](std::string_view piece) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
-      });
+      };
+      if (p == 0) gpu = GpuGeneration::make(runtime, device, length, "lexico-generate");
+      CacheReport report;
+      Generation g;
+      if (gpu) {
+        g = gpu->generate(ids, length, gen, sampler, print_piece, report);
+      } else {
+        auto cache = runtime.make_cache(length);
+        g = generate_text(model, tok, *cache, ids, gen, sampler, print_piece);
+        report = {runtime.resolved_spec(length), cache->payload_bytes(), cache->fp16_bytes(), cache->bytes()};
+      }
       std::fputc('\n', stdout);
       std::fflush(stdout);
       if (!quiet)
         fmt::print(stderr,
                    "lexico-generate: cache {}: prefill {} tokens {:.1f} tok/s, decode {} tokens {:.1f} tok/s, "
                    "KV {} bytes = {:.2f}% of FP16 ({:.2f}% with shared tables)\n",
-                   runtime.resolved_spec(length), g.prompt_tokens, g.prompt_tokens / std::max(g.prefill_seconds, 1e-9),
-                   g.new_tokens, g.new_tokens / std::max(g.decode_seconds, 1e-9), cache->payload_bytes(),
-                   100.0 * cache->payload_bytes() / std::max<size_t>(cache->fp16_bytes(), 1),
-                   100.0 * cache->bytes() / std::max<size_t>(cache->fp16_bytes(), 1));
+                   report.spec, g.prompt_tokens, g.prompt_tokens / std::max(g.prefill_seconds, 1e-9), g.new_tokens,
+                   g.new_tokens / std::max(g.decode_seconds, 1e-9), report.payload,
+                   100.0 * report.payload / std::max<size_t>(report.fp16, 1),
+                   100.0 * report.with_tables / std::max<size_t>(report.fp16, 1));
     }
     return 0;
   });

@@ -43,6 +43,16 @@ namespace {
   usage_error("cache spec '" + spec + "'", "unknown cache '{}' (known: {})", name, fmt::join(cache_names(), ", "));
 }
 
+LexicoOptions lexico_options(SpecOptions& opts) {
+  LexicoOptions o;
+  o.sparsity = opts.get_int("s", o.sparsity, 1, kMaxAtoms);
+  o.tolerance = float(opts.get_double("delta", 0.0, 0.0, 1.0, true));
+  o.buffer = opts.get_int("buffer", o.buffer, 0, 1 << 30);
+  o.fp8_refit = opts.get_flag("refit", false);
+  opts.finish("s, delta, buffer, refit");
+  return o;
+}
+
 std::unique_ptr<KvCache> build(const std::string& spec, const CacheShape& shape, const Dictionary* dictionary,
                                std::shared_ptr<const LexicoDictionaries> shared) {
   const CacheSpec parts = split_cache_spec(spec);
@@ -54,12 +64,7 @@ std::unique_ptr<KvCache> build(const std::string& spec, const CacheShape& shape,
     return std::make_unique<FullCache>(shape, name == "full16" ? FullCache::Storage::F16 : FullCache::Storage::F32);
   }
   if (name == "lexico") {
-    LexicoOptions o;
-    o.sparsity = opts.get_int("s", o.sparsity, 1, kMaxAtoms);
-    o.tolerance = float(opts.get_double("delta", 0.0, 0.0, 1.0, true));
-    o.buffer = opts.get_int("buffer", o.buffer, 0, 1 << 30);
-    o.fp8_refit = opts.get_flag("refit", false);
-    opts.finish("s, delta, buffer, refit");
+    const LexicoOptions o = lexico_options(opts);
     if (!shared) {
       if (!dictionary) usage_error(where, "the lexico cache needs a dictionary (--dictionary)");
       shared = std::make_shared<const LexicoDictionaries>(*dictionary, shape);
@@ -102,6 +107,14 @@ std::unique_ptr<KvCache> build(const std::string& spec, const CacheShape& shape,
 }
 
 }  // namespace
+
+LexicoOptions parse_lexico_spec(const std::string& spec) {
+  const CacheSpec parts = split_cache_spec(spec);
+  const std::string where = "cache spec '" + spec + "'";
+  if (parts.name != "lexico") usage_error(where, "not a lexico cache");
+  SpecOptions opts(where, parts.options);
+  return lexico_options(opts);
+}
 
 std::unique_ptr<KvCache> make_cache(const std::string& spec, const CacheShape& shape, const Dictionary* dictionary) {
   return build(spec, shape, dictionary, nullptr);

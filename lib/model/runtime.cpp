@@ -17,21 +17,27 @@ Runtime::Runtime(const RuntimeOptions& options)
   if (cache_needs_dictionary(options_.cache_spec)) {
     if (options_.dictionary_path.empty())
       usage_error("--dictionary", "cache '{}' needs a dictionary (-d FILE)", options_.cache_spec);
-    Dictionary dict = read_dictionary(options_.dictionary_path);
-    dictionaries_ = std::make_shared<const LexicoDictionaries>(dict, model_.config().cache_shape(),
-                                                                options_.dictionary_path);
+    auto dict = std::make_shared<Dictionary>(read_dictionary(options_.dictionary_path));
+    check_dictionary(*dict, model_.config().cache_shape(), options_.dictionary_path);
+    dictionary_ = std::move(dict);
   }
 }
 
 std::string Runtime::resolved_spec(int64_t length) const {
   if (options_.kv_budget <= 0) return options_.cache_spec;
-  const int n_atoms = dictionaries_ ? dictionaries_->n_atoms() : 0;
+  const int n_atoms = dictionary_ ? dictionary_->n_atoms : 0;
   return apply_kv_budget(options_.cache_spec, model_.config().cache_shape(), n_atoms, length, options_.kv_budget);
 }
 
 std::unique_ptr<KvCache> Runtime::make_cache(int64_t length) const {
   const std::string spec = resolved_spec(length);
-  if (dictionaries_) return lexico::make_cache(spec, model_.config().cache_shape(), dictionaries_);
+  if (dictionary_) {
+    std::call_once(dictionaries_built_, [&] {
+      dictionaries_ = std::make_shared<const LexicoDictionaries>(*dictionary_, model_.config().cache_shape(),
+                                                                  options_.dictionary_path);
+    });
+    return lexico::make_cache(spec, model_.config().cache_shape(), dictionaries_);
+  }
   return lexico::make_cache(spec, model_.config().cache_shape(), static_cast<const Dictionary*>(nullptr));
 }
 

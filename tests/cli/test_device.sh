@@ -2,7 +2,9 @@
 # --device of lexico-encode, lexico-train and lexico-eval recon: cpu, auto and cuda give the same
 # codes and dictionaries where no GPU is usable (cuda then says why it runs on
 # the CPU); on a GPU, the GPU's codes reconstruct as well as the CPU's. A bad
-# device name is a usage error.
+# device name is a usage error. lexico-generate --device: on a GPU the model
+# and its cache (full16, lexico) run there and the full cache's greedy text is
+# the CPU's; elsewhere every device gives the CPU's text.
 source "$(dirname "$0")/lib.sh"
 
 lexico-harvest --synthetic --n-layers 2 --n-kv-heads 2 --head-dim 32 --tokens 600 -o dump.h5
@@ -55,5 +57,38 @@ if on_gpu train-cuda.txt; then
   cmp -s again.h5 train-cuda.h5 || fail "two GPU trainings with the same seed differ"
 else
   cmp -s train-cpu.h5 train-cuda.h5 || fail "--device cuda without a GPU trained another dictionary than --device cpu"
+fi
+# lexico-generate: a random model with GPU-sized heads (64), the tokenizer of stories260K.
+TOK="${LEXICO_SHARED_DIR:-}/models/stories260K/tok512.bin"
+if [ -f "$TOK" ]; then
+  lexico-fixture model model.bin --head-dim 64 --layers 2
+  lexico-fixture dict dict64.h5 --head-dim 64 --atoms 512 --layers 2
+  G=(lexico-generate -m model.bin --tokenizer "$TOK" --raw -t 1 "Once upon a time" -n 40 -d dict64.h5)
+  expect_error 2 "--device: 'tpu' is not a device" "" -- "${G[@]}" --device tpu
+  for spec in full16 "lexico:s=8,buffer=16"; do
+    "${G[@]}" -c "$spec" --device cpu >gen-cpu.txt 2>gen-cpu.err || fail "$spec on the CPU: $(cat gen-cpu.err)"
+    for device in auto cuda; do
+      "${G[@]}" -c "$spec" --device "$device" >"gen-$device.txt" 2>"gen-$device.err" ||
+        fail "$spec --device $device: $(cat "gen-$device.err")"
+      if grep -q "model and cache on .*(sm_" "gen-$device.err"; then
+        echo "generate $spec --device $device: $(grep 'model and cache' "gen-$device.err")"
+        grep -q "cache .*(GPU)" "gen-$device.err" || fail "$spec: the summary does not name the GPU cache: $(cat "gen-$device.err")"
+        [ "$(wc -w <"gen-$device.txt")" -gt 20 ] || fail "$spec on the GPU generated too little: $(cat "gen-$device.txt")"
+        if [ "$spec" = full16 ]; then
+          cmp -s gen-cpu.txt "gen-$device.txt" || fail "full16 greedy text on the GPU differs from the CPU's"
+        fi
+      else
+        cmp -s gen-cpu.txt "gen-$device.txt" || fail "$spec --device $device without a GPU differs from --device cpu"
+        if [ "$device" = cuda ]; then
+          grep -q "runs on the CPU" gen-cuda.err || fail "--device cuda without a GPU did not say why: $(cat gen-cuda.err)"
+        fi
+      fi
+    done
+  done
+  # A cache without a GPU twin runs on the CPU, saying so when a GPU was asked for.
+  "${G[@]}" -c int4 --device cuda >/dev/null 2>int4.err || fail "int4 --device cuda: $(cat int4.err)"
+  grep -q "runs on the CPU" int4.err || fail "int4 --device cuda did not say where it runs: $(cat int4.err)"
+else
+  echo "lexico-generate part skipped: ../shared/models/stories260K/tok512.bin is not present"
 fi
 finish

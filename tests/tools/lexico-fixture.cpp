@@ -9,6 +9,7 @@
 #include "lexico/dictionary.h"
 #include "lexico/error.h"
 #include "lexico/kv_dump.h"
+#include "unit/test_model_files.h"
 
 using namespace lexico;
 
@@ -50,10 +51,32 @@ int main(int argc, char** argv) {
   auto* union_cmd = app.add_subcommand("shard-union", "check that shards i/n of a harvest interleave to the single run");
   union_cmd->add_option("single", single)->required();
   union_cmd->add_option("shards", shards)->required();
+  int heads = 4, kv_heads = 2, hidden = 384, vocab = 512, context = 2048;
+  auto* model = app.add_subcommand("model", "random llama2.c checkpoint (weights N(0, 1/in)), for the GPU runtime's tests");
+  model->add_option("output", out)->required();
+  model->add_option("--head-dim", m)->capture_default_str();
+  model->add_option("--heads", heads)->capture_default_str();
+  model->add_option("--kv-heads", kv_heads)->capture_default_str();
+  model->add_option("--layers", layers)->capture_default_str();
+  model->add_option("--hidden", hidden)->capture_default_str();
+  model->add_option("--vocab", vocab)->capture_default_str();
+  model->add_option("--context", context)->capture_default_str();
+  model->add_option("--seed", seed);
   CLI11_PARSE(app, argc, argv);
 
   return run_app("lexico-fixture", [&] {
-    if (*dict) {
+    if (*model) {
+      test::TinyModel t;
+      t.dim = heads * m;
+      t.heads = heads;
+      t.kv_heads = kv_heads;
+      t.layers = layers;
+      t.hidden = hidden;
+      t.vocab = vocab;
+      t.seq = context;
+      t.randomize(unsigned(seed), true);
+      t.write_llama2c(out);
+    } else if (*dict) {
       Dictionary d;
       d.model = "synthetic";
       d.n_layers = layers;

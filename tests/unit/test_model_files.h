@@ -2,6 +2,7 @@
 // Hugging Face-layout weights: llama2.c and GGUF get Wq/Wk rows interleaved as
 // their converters do (per head, file row 2i + j = HF row j * head_dim/2 + i).
 #pragma once
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,7 +24,13 @@ struct TinyModel {
 
   int head_dim() const { return dim / heads; }
 
-  explicit TinyModel(bool tied_embeddings = true, unsigned seed = 1) : tied(tied_embeddings) {
+  explicit TinyModel(bool tied_embeddings = true, unsigned seed = 1) : tied(tied_embeddings) { randomize(seed); }
+
+  // New weights for the current shape: N(0, 0.5²), norms around 1 (with
+  // `scaled`, linear layers N(0, 1/in) so activations keep their scale in
+  // wide models).
+  void randomize(unsigned seed, bool scaled = false) {
+    w.clear();
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.0f, 0.5f);
     auto rand = [&](size_t n, float mean = 0) {
@@ -47,6 +54,13 @@ struct TinyModel {
     }
     w["model.norm.weight"] = rand(dim, 1);
     if (!tied) w["lm_head.weight"] = rand(size_t(vocab) * dim);
+    if (scaled)
+      for (auto& [name, v] : w) {
+        const bool down = name.find("down_proj") != std::string::npos;
+        const bool matrix = name.find("proj") != std::string::npos || name == "lm_head.weight";
+        if (matrix)
+          for (float& x : v) x *= 2.0f / std::sqrt(float(down ? hidden : dim));  // 0.5·2 = 1: N(0, 1/in)
+      }
   }
 
   // HF layout -> interleaved layout, rows of `cols` floats.

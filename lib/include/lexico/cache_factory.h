@@ -40,6 +40,10 @@ std::string cache_spec_usage();
 // True for specs that need a dictionary (lexico).
 bool cache_needs_dictionary(const std::string& spec);
 
+// The options of a lexico spec, checked as make_cache checks them (the GPU
+// cache is built from the same spec).
+LexicoOptions parse_lexico_spec(const std::string& spec);
+
 // The dictionary is only read by lexico (it builds the OMP encoders; pass the
 // shared LexicoDictionaries form to build them once for many caches).
 std::unique_ptr<KvCache> make_cache(const std::string& spec, const CacheShape& shape,

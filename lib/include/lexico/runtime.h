@@ -3,6 +3,7 @@
 // spec (with --kv-budget applied for a sequence length).
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "lexico/kv_cache.h"
@@ -28,16 +29,22 @@ class Runtime {
 
   const Model& model() const { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
+  const RuntimeOptions& options() const { return options_; }
+  // The dictionary, when the spec needs one (else null).
+  const Dictionary* dictionary() const { return dictionary_.get(); }
   // The spec with --kv-budget resolved for a sequence of `length` tokens.
   std::string resolved_spec(int64_t length) const;
-  // A fresh cache for sequences of up to `length` tokens.
+  // A fresh cache for sequences of up to `length` tokens. The first Lexico
+  // cache builds the CPU encoders (D and G per layer), shared by the next ones.
   std::unique_ptr<KvCache> make_cache(int64_t length) const;
 
  private:
   RuntimeOptions options_;
   Model model_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::shared_ptr<const LexicoDictionaries> dictionaries_;
+  std::shared_ptr<const Dictionary> dictionary_;
+  mutable std::once_flag dictionaries_built_;
+  mutable std::shared_ptr<const LexicoDictionaries> dictionaries_;
 };
 
 }  // namespace lexico

@@ -23,7 +23,7 @@ class GpuFullCache : public GpuKvCache {
   int64_t length(int layer) const override { return length_.at(layer); }
   size_t payload_bytes() const override { return keys_.bytes() + values_.bytes(); }
   size_t used_bytes() const override;
-  std::string name() const override { return "full-fp16"; }
+  std::string name() const override { return "full-fp16 (GPU)"; }
 
  private:
   DeviceBuffer<uint16_t> keys_, values_;  // FP16 bits, [layer][kv head][capacity][m]

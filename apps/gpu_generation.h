@@ -4,6 +4,7 @@
 // saying why whenever a GPU was asked for or is present but cannot take this
 // run (a cache with no GPU twin, a shape the kernels do not take).
 #pragma once
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -64,36 +65,57 @@ class GpuGeneration {
     } else if (name.rfind("full", 0) != 0) {
       return cpu("cache '" + name + "' has no GPU version (full and lexico have)");
     }
-    auto g = std::unique_ptr<GpuGeneration>(new GpuGeneration(runtime));
-    fmt::print(stderr, "{}: model and cache on {}\n", app, info.summary());
-    return g;
+    try {
+      auto g = std::unique_ptr<GpuGeneration>(new GpuGeneration(runtime));
+      fmt::print(stderr, "{}: model and cache on {}\n", app, info.summary());
+      return g;
+    } catch (const Error& e) {
+      if (!cuda::is_gpu_error(e)) throw;
+      return cpu(e.what());  // out of GPU memory for the weights
+    }
   }
 
-  Generation generate(std::span<const int32_t> prompt, int64_t length, const GenerationOptions& options,
-                      Sampler& sampler, const std::function<void(std::string_view)>& on_piece, CacheReport& report) {
+  // Allocates the cache for a sequence of `length` tokens; false (after a line
+  // on stderr) when the GPU cannot hold it: the CPU then runs this prompt and
+  // the next ones.
+  bool prepare(int64_t length, const char* app) {
     const CacheShape shape = runtime_.model().config().cache_shape();
     const std::string spec = runtime_.resolved_spec(length);
-    std::unique_ptr<cuda::GpuKvCache> cache;
-    size_t tables = 0;
-    if (split_cache_spec(spec).name == "lexico") {
-      const LexicoOptions o = parse_lexico_spec(spec);
-      const int step = std::min(kStep, runtime_.dictionary()->n_atoms - o.buffer);
-      auto lexico = std::make_unique<cuda::GpuLexicoCache>(shape, *runtime_.dictionary(), o, length, step);
-      tables = lexico->table_bytes();
-      cache = std::move(lexico);
-    } else {
-      cache = std::make_unique<cuda::GpuFullCache>(shape, length, kStep);
+    cache_.reset();
+    tables_ = 0;
+    try {
+      if (split_cache_spec(spec).name == "lexico") {
+        const LexicoOptions o = parse_lexico_spec(spec);
+        const int step = std::min(kStep, runtime_.dictionary()->n_atoms - o.buffer);
+        auto lexico = std::make_unique<cuda::GpuLexicoCache>(shape, *runtime_.dictionary(), o, length, step);
+        tables_ = lexico->table_bytes();
+        cache_ = std::move(lexico);
+      } else {
+        cache_ = std::make_unique<cuda::GpuFullCache>(shape, length, kStep);
+      }
+      return true;
+    } catch (const Error& e) {
+      if (!cuda::is_gpu_error(e)) throw;
+      fmt::print(stderr, "{}: runs on the CPU: {}\n", app, e.what());
+      return false;
     }
+  }
+
+  // On the cache prepare() made.
+  Generation generate(std::span<const int32_t> prompt, const GenerationOptions& options, Sampler& sampler,
+                      const std::function<void(std::string_view)>& on_piece, CacheReport& report) {
+    const CacheShape shape = runtime_.model().config().cache_shape();
+    cuda::GpuKvCache& cache = *cache_;
     const StepForward forward = [&](std::span<const int> tokens, int64_t pos) {
-      return model_.forward(tokens, pos, *cache);
+      return model_.forward(tokens, pos, cache);
     };
     const Generation g =
         generate_text(forward, runtime_.model().config().vocab_size, runtime_.tokenizer(), prompt, options, sampler,
                       on_piece);
-    report.spec = cache->name();
-    report.payload = cache->used_bytes();
-    report.fp16 = size_t(cache->length(0)) * shape.n_layers * shape.n_kv_heads * shape.head_dim * 2 * 2;
-    report.with_tables = report.payload + tables;
+    report.spec = cache.name();
+    report.payload = cache.used_bytes();
+    report.fp16 = size_t(cache.length(0)) * shape.n_layers * shape.n_kv_heads * shape.head_dim * 2 * 2;
+    report.with_tables = report.payload + tables_;
     return g;
   }
 
@@ -102,6 +124,8 @@ class GpuGeneration {
   explicit GpuGeneration(const Runtime& runtime) : runtime_(runtime), model_(runtime.model()) {}
   const Runtime& runtime_;
   cuda::GpuModel model_;
+  std::unique_ptr<cuda::GpuKvCache> cache_;
+  size_t tables_ = 0;  // the cache's dictionaries on the GPU
 };
 
 #else
@@ -115,7 +139,8 @@ class GpuGeneration {
       fmt::print(stderr, "{}: runs on the CPU: this lexico was built without CUDA (nvcc)\n", app);
     return nullptr;
   }
-  Generation generate(std::span<const int32_t>, int64_t, const GenerationOptions&, Sampler&,
+  bool prepare(int64_t, const char*) { return false; }
+  Generation generate(std::span<const int32_t>, const GenerationOptions&, Sampler&,
                       const std::function<void(std::string_view)>&, CacheReport&) {
     internal_error("GpuGeneration", "no CUDA in this build");
   }

@@ -85,10 +85,11 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       };
       if (p == 0) gpu = GpuGeneration::make(runtime, device, length, "lexico-generate");
+      if (gpu && !gpu->prepare(length, "lexico-generate")) gpu.reset();
       CacheReport report;
       Generation g;
       if (gpu) {
-        g = gpu->generate(ids, length, gen, sampler, print_piece, report);
+        g = gpu->generate(ids, gen, sampler, print_piece, report);
       } else {
         auto cache = runtime.make_cache(length);
         g = generate_text(model, tok, *cache, ids, gen, sampler, print_piece);

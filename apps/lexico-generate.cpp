@@ -14,7 +14,7 @@
 #include "lexico/runtime.h"
 #include "lexico/sampler.h"
 #include "lexico/text_generation.h"
-#include "gpu_generation.h"
+#include "gpu_sequence.h"
 
 using namespace lexico;
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   app.add_option("--template", template_name, "chat template: auto, chatml, smollm2 or llama3")->capture_default_str();
   app.add_option("--system", system, "system message for the chat template");
   app.add_option("-t,--threads", threads, "threads (0 = all cores)")->capture_default_str();
-  app.add_option("--device", device, kGenerateDeviceHelp)->capture_default_str();
+  app.add_option("--device", device, kModelDeviceHelp)->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no summary on stderr");
   app.set_version_flag("--version", "lexico-generate " LEXICO_VERSION);
   if (int rc = parse_arguments(app, argc, argv); rc >= 0) return rc;
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     gen.stop_tokens = format.stop_tokens(tok);
     gen.stop_strings = stops;
 
-    std::unique_ptr<GpuGeneration> gpu;  // decided at the first prompt
+    std::unique_ptr<GpuRunner> gpu;  // decided at the first prompt
     for (size_t p = 0; p < prompts.size(); ++p) {
       const std::vector<int32_t> ids = format.encode(tok, prompts[p]);
       if (ids.empty()) bad_input(fmt::format("prompt {}", p + 1), "the prompt is empty");
@@ -84,27 +84,23 @@ int main(int argc, char** argv) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
       };
-      if (p == 0) gpu = GpuGeneration::make(runtime, device, length, "lexico-generate");
-      if (gpu && !gpu->prepare(length, "lexico-generate")) gpu.reset();
-      CacheReport report;
-      Generation g;
-      if (gpu) {
-        g = gpu->generate(ids, gen, sampler, print_piece, report);
-      } else {
-        auto cache = runtime.make_cache(length);
-        g = generate_text(model, tok, *cache, ids, gen, sampler, print_piece);
-        report = {runtime.resolved_spec(length), cache->payload_bytes(), cache->fp16_bytes(), cache->bytes()};
-      }
+      const std::string spec = runtime.resolved_spec(length);
+      if (p == 0) gpu = GpuRunner::make(runtime, device, spec, "lexico-generate");
+      std::unique_ptr<Sequence> sequence;
+      if (gpu && !(sequence = gpu->sequence(spec, length, /*overlap=*/true, "lexico-generate"))) gpu.reset();
+      if (!sequence) sequence = std::make_unique<CacheSequence>(model, runtime.make_cache(length));
+      const Generation g = generate_text(*sequence, tok, ids, gen, sampler, print_piece);
       std::fputc('\n', stdout);
       std::fflush(stdout);
       if (!quiet)
         fmt::print(stderr,
                    "lexico-generate: cache {}: prefill {} tokens {:.1f} tok/s, decode {} tokens {:.1f} tok/s, "
                    "KV {} bytes = {:.2f}% of FP16 ({:.2f}% with shared tables)\n",
-                   report.spec, g.prompt_tokens, g.prompt_tokens / std::max(g.prefill_seconds, 1e-9), g.new_tokens,
-                   g.new_tokens / std::max(g.decode_seconds, 1e-9), report.payload,
-                   100.0 * report.payload / std::max<size_t>(report.fp16, 1),
-                   100.0 * report.with_tables / std::max<size_t>(report.fp16, 1));
+                   gpu ? sequence->cache_name() : spec, g.prompt_tokens,
+                   g.prompt_tokens / std::max(g.prefill_seconds, 1e-9), g.new_tokens,
+                   g.new_tokens / std::max(g.decode_seconds, 1e-9), sequence->payload_bytes(),
+                   100.0 * sequence->payload_bytes() / std::max<size_t>(sequence->fp16_bytes(), 1),
+                   100.0 * sequence->bytes() / std::max<size_t>(sequence->fp16_bytes(), 1));
     }
     return 0;
   });

@@ -10,6 +10,7 @@
 #include "lexico/json.h"
 #include "lexico/lm_score.h"
 #include "lexico/runtime.h"
+#include "../gpu_sequence.h"
 
 namespace lexico::eval_app {
 
@@ -21,10 +22,12 @@ struct LmArgs {
   CorpusOptions corpus;
   int threads = 0;
   bool json = false;
+  std::string device = "auto";
 };
 
 int run_lm(const LmArgs& a, bool with_kl) {
   set_threads(a.threads);
+  parse_device(a.device);  // a bad --device fails before the model loads
   const Runtime runtime(a.rt);
   std::vector<int32_t> tokens;
   for (const Document& doc : read_corpus(a.texts, a.corpus)) {
@@ -34,11 +37,34 @@ int run_lm(const LmArgs& a, bool with_kl) {
   const int64_t n = a.lm.max_tokens >= 0 ? std::min<int64_t>(a.lm.max_tokens, tokens.size()) : tokens.size();
   const int64_t length = std::min<int64_t>(a.lm.ctx, n);
   const std::string spec = runtime.resolved_spec(length);
-  CacheMaker reference;
-  if (with_kl) reference = [&] { return make_cache("full", runtime.model().config().cache_shape()); };
+  const Model& model = runtime.model();
+  // On the GPU the Lexico cache codes serially, so that every step sees what
+  // the CPU's cache would (the scores are the method's, not the overlap's).
+  auto gpu = GpuRunner::make(runtime, a.device, spec, "lexico-eval");
+  if (gpu) {  // the caches of a window must fit, side by side
+    auto first = gpu->sequence(spec, length, false, "lexico-eval");
+    auto second = first && with_kl ? gpu->sequence("full", length, false, "lexico-eval") : nullptr;
+    if (!first || (with_kl && !second)) gpu.reset();
+  }
+  SequenceMaker sequence = [&]() -> std::unique_ptr<Sequence> {
+    return std::make_unique<CacheSequence>(model, runtime.make_cache(length));
+  };
+  SequenceMaker reference;
+  if (with_kl)
+    reference = [&]() -> std::unique_ptr<Sequence> {
+      return std::make_unique<CacheSequence>(model, make_cache("full", model.config().cache_shape()));
+    };
+  if (gpu) {
+    auto on_gpu = [&](const std::string& cache_spec) {
+      auto s = gpu->sequence(cache_spec, length, false, "lexico-eval");
+      if (!s) internal_error("lexico-eval", "the GPU no longer holds a cache it held for the first window");
+      return s;
+    };
+    sequence = [=] { return on_gpu(spec); };
+    if (with_kl) reference = [=] { return on_gpu("full"); };
+  }
   Progress progress(with_kl ? "kl" : "perplexity", n, "tokens");
-  const LmScore score =
-      score_text(runtime.model(), tokens, [&] { return runtime.make_cache(length); }, reference, a.lm, &progress);
+  const LmScore score = score_text(tokens, sequence, reference, model.config().max_context, a.lm, &progress);
   progress.finish();
   if (a.json)
     fmt::print("{{\"cache\": \"{}\", \"tokens\": {}, \"perplexity\": {:.6g}, \"nll\": {:.6g}, "
@@ -77,6 +103,7 @@ std::vector<Mode> add_perplexity_and_kl(CLI::App& app) {
         ->capture_default_str();
     sub->add_option("--max-tokens", a->lm.max_tokens, "score at most this many tokens (-1: all)")
         ->capture_default_str();
+    sub->add_option("--device", a->device, kModelDeviceHelp)->capture_default_str();
     sub->add_option("--jsonl-field", a->corpus.jsonl_field, "field holding the text in .jsonl inputs")
         ->capture_default_str();
     sub->add_option("-t,--threads", a->threads, "threads (0 = all cores)")->capture_default_str();

@@ -45,13 +45,11 @@ std::vector<int32_t> PromptFormat::stop_tokens(const Tokenizer& tok) const {
 Generation generate_text(const Model& model, const Tokenizer& tok, KvCache& cache, std::span<const int32_t> prompt,
                          const GenerationOptions& options, Sampler& sampler,
                          const std::function<void(std::string_view)>& on_piece) {
-  const StepForward forward = [&](std::span<const int> tokens, int64_t pos) {
-    return model.forward(tokens, pos, cache);
-  };
-  return generate_text(forward, model.config().vocab_size, tok, prompt, options, sampler, on_piece);
+  CacheSequence sequence(model, cache);
+  return generate_text(sequence, tok, prompt, options, sampler, on_piece);
 }
 
-Generation generate_text(const StepForward& forward, int vocab, const Tokenizer& tok, std::span<const int32_t> prompt,
+Generation generate_text(Sequence& sequence, const Tokenizer& tok, std::span<const int32_t> prompt,
                          const GenerationOptions& options, Sampler& sampler,
                          const std::function<void(std::string_view)>& on_piece) {
   if (prompt.empty()) internal_error("generate_text", "empty prompt");
@@ -59,9 +57,10 @@ Generation generate_text(const StepForward& forward, int vocab, const Tokenizer&
   g.prompt_tokens = static_cast<int>(prompt.size());
   const auto t0 = Clock::now();
   std::vector<int> ids(prompt.begin(), prompt.end());
-  Matrix logits = forward(ids, 0);
+  Matrix logits = sequence.forward(ids, 0);
   g.prefill_seconds = seconds_since(t0);
   const auto t1 = Clock::now();
+  const int vocab = sequence.vocab_size();
   int prev = -1;
   for (int64_t pos = g.prompt_tokens; g.new_tokens < options.max_new_tokens; ++pos) {
     const int next = sampler.sample(logits.data(), vocab);
@@ -72,7 +71,7 @@ Generation generate_text(const StepForward& forward, int vocab, const Tokenizer&
     g.text.append(piece);
     if (on_piece) on_piece(piece);
     if (ends_with_any(g.text, options.stop_strings) || g.new_tokens == options.max_new_tokens) break;
-    logits = forward(std::span<const int>(&next, 1), pos);
+    logits = sequence.forward(std::span<const int>(&next, 1), pos);
   }
   g.decode_seconds = seconds_since(t1);
   return g;

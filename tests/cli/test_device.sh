@@ -2,9 +2,10 @@
 # --device of lexico-encode, lexico-train and lexico-eval recon: cpu, auto and cuda give the same
 # codes and dictionaries where no GPU is usable (cuda then says why it runs on
 # the CPU); on a GPU, the GPU's codes reconstruct as well as the CPU's. A bad
-# device name is a usage error. lexico-generate --device: on a GPU the model
-# and its cache (full16, lexico) run there and the full cache's greedy text is
-# the CPU's; elsewhere every device gives the CPU's text.
+# device name is a usage error. lexico-generate and lexico-eval perplexity/kl
+# --device: on a GPU the model and its cache (full16, lexico) run there, the
+# full cache's greedy text is the CPU's and the mean NLL is within 0.5% of the
+# CPU's; elsewhere every device gives the CPU's output.
 source "$(dirname "$0")/lib.sh"
 
 lexico-harvest --synthetic --n-layers 2 --n-kv-heads 2 --head-dim 32 --tokens 600 -o dump.h5
@@ -16,9 +17,9 @@ expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-train dump.h5 
 # on_gpu LOG: the log's notice names a GPU (its summary carries "(sm_XY").
 on_gpu() { grep -q "OMP runs on .*(sm_" "$1"; }
 rre() { sed -n 's/.*mean RRE keys \([0-9.]*\) values \([0-9.]*\).*/\1 \2/p' "$1"; }
-# close A B: every number of A within 2% (relative) of B's.
+# close A B [TOL]: every number of A within TOL (default 2%, relative) of B's.
 close() { paste <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") |
-  awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 0.02 * $2) bad = 1 } END { exit bad }'; }
+  awk -v tol="${3:-0.02}" '{ d = $1 - $2; if (d < 0) d = -d; if (d > tol * $2) bad = 1 } END { exit bad }'; }
 
 lexico-encode dump.h5 -d dict.h5 -s 8 -o cpu.h5 --device cpu 2>cpu.txt
 grep -q "OMP runs" cpu.txt && fail "--device cpu talked about devices: $(cat cpu.txt)"
@@ -85,6 +86,26 @@ if [ -f "$TOK" ]; then
       fi
     done
   done
+  # lexico-eval perplexity and kl: the GPU's scores are the CPU's up to rounding
+  # (its lexico cache codes serially, as the CPU's does).
+  for i in 1 2 3 4 5 6; do echo "Once upon a time there was a little girl named Lily. She loved to play in the park."; done >text.txt
+  value() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$2"; }
+  for spec in full16 "lexico:s=8,buffer=16"; do
+    E=(lexico-eval perplexity -m model.bin --tokenizer "$TOK" text.txt -c "$spec" -d dict64.h5 --ctx 96 --prefill 24 -t 1 --json)
+    "${E[@]}" --device cpu >ppl-cpu.json || fail "perplexity $spec on the CPU"
+    "${E[@]}" --device cuda >ppl-cuda.json 2>ppl-cuda.err || fail "perplexity $spec --device cuda: $(cat ppl-cuda.err)"
+    if grep -q "model and cache on .*(sm_" ppl-cuda.err; then
+      # The mean NLL: a random model's perplexity is exp(~50), which magnifies any rounding.
+      echo "perplexity $spec: mean NLL on the CPU $(value nll ppl-cpu.json), on the GPU $(value nll ppl-cuda.json)"
+      close "$(value nll ppl-cuda.json)" "$(value nll ppl-cpu.json)" 0.005 ||
+        fail "perplexity $spec: the GPU's mean NLL is not within 0.5% of the CPU's: $(cat ppl-cuda.json) vs $(cat ppl-cpu.json)"
+    else
+      cmp -s ppl-cpu.json ppl-cuda.json || fail "perplexity $spec --device cuda without a GPU differs from --device cpu"
+    fi
+  done
+  lexico-eval kl -m model.bin --tokenizer "$TOK" text.txt -c "lexico:s=8,buffer=16" -d dict64.h5 --ctx 96 \
+    --prefill 24 -t 1 --json --device cuda >kl.json 2>kl.err || fail "kl --device cuda: $(cat kl.err)"
+  awk -v k="$(value mean_kl kl.json)" 'BEGIN { exit !(k >= 0 && k < 100) }' || fail "kl: $(cat kl.json)"
   # A cache without a GPU twin runs on the CPU, saying so when a GPU was asked for.
   "${G[@]}" -c int4 --device cuda >/dev/null 2>int4.err || fail "int4 --device cuda: $(cat int4.err)"
   grep -q "runs on the CPU" int4.err || fail "int4 --device cuda did not say where it runs: $(cat int4.err)"

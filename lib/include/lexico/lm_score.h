@@ -12,6 +12,7 @@
 
 #include "lexico/kv_cache.h"
 #include "lexico/model.h"
+#include "lexico/sequence.h"
 
 namespace lexico {
 
@@ -36,10 +37,16 @@ struct LmScore {
 };
 
 using CacheMaker = std::function<std::unique_ptr<KvCache>()>;
+using SequenceMaker = std::function<std::unique_ptr<Sequence>()>;
 
 // Scores `tokens` with caches from make_cache; with make_reference also runs
 // the reference cache in lockstep and fills kl and top1_agree.
 LmScore score_text(const Model& model, const std::vector<int32_t>& tokens, const CacheMaker& make_cache,
                    const CacheMaker& make_reference, const LmScoreOptions& options, Progress* progress = nullptr);
+// The same over sequences (a fresh one per window), on any device. max_context
+// bounds --ctx (0: no bound).
+LmScore score_text(const std::vector<int32_t>& tokens, const SequenceMaker& make_sequence,
+                   const SequenceMaker& make_reference, int max_context, const LmScoreOptions& options,
+                   Progress* progress = nullptr);
 
 }  // namespace lexico

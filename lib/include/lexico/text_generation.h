@@ -16,6 +16,7 @@
 #include "lexico/kv_cache.h"
 #include "lexico/model.h"
 #include "lexico/sampler.h"
+#include "lexico/sequence.h"
 #include "lexico/tokenizer.h"
 
 namespace lexico {
@@ -52,11 +53,8 @@ Generation generate_text(const Model& model, const Tokenizer& tok, KvCache& cach
                          const GenerationOptions& options, Sampler& sampler,
                          const std::function<void(std::string_view)>& on_piece = {});
 
-// The same over any forward pass with its own cache (the GPU model's):
-// forward(tokens, pos) runs tokens at positions [pos, pos + n) and returns
-// the last token's logits [1, vocab].
-using StepForward = std::function<Matrix(std::span<const int> tokens, int64_t pos)>;
-Generation generate_text(const StepForward& forward, int vocab, const Tokenizer& tok, std::span<const int32_t> prompt,
+// The same over any sequence (the GPU runtime's included).
+Generation generate_text(Sequence& sequence, const Tokenizer& tok, std::span<const int32_t> prompt,
                          const GenerationOptions& options, Sampler& sampler,
                          const std::function<void(std::string_view)>& on_piece = {});
 

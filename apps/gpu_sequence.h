@@ -1,0 +1,142 @@
+// `--device auto|cpu|cuda` of the apps that run the model (lexico-generate,
+// lexico-eval perplexity and kl): the forward pass and its cache on the GPU
+// (GpuModel with GpuFullCache or GpuLexicoCache) when asked for and possible.
+// Otherwise the CPU runs it, after one line on stderr saying why whenever a
+// GPU was asked for or is present but cannot take this run (a cache with no
+// GPU twin, a shape the kernels do not take, too little GPU memory).
+#pragma once
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <fmt/core.h>
+
+#include "lexico/cache_factory.h"
+#include "lexico/error.h"
+#include "lexico/runtime.h"
+#include "lexico/sequence.h"
+#include "lexico/sparse_encoder.h"
+#ifdef LEXICO_HAVE_CUDA
+#include "lexico/cuda/device.h"
+#include "lexico/cuda/full_cache.h"
+#include "lexico/cuda/lexico_cache.h"
+#include "lexico/cuda/model.h"
+#endif
+
+namespace lexico {
+
+inline constexpr const char* kModelDeviceHelp =
+    "where the model runs: auto (the GPU when one is usable and takes the cache), cpu, or cuda (falls back to the "
+    "CPU, saying why); on the GPU, caches full* and lexico (the full cache stores FP16)";
+
+#ifdef LEXICO_HAVE_CUDA
+
+// One sequence on the GPU: the shared GpuModel and a cache of its own.
+class GpuSequence : public Sequence {
+ public:
+  GpuSequence(cuda::GpuModel& model, std::unique_ptr<cuda::GpuKvCache> cache, size_t table_bytes)
+      : model_(model), cache_(std::move(cache)), tables_(table_bytes) {}
+  Matrix forward(std::span<const int> tokens, int64_t pos, Logits which = Logits::Last) override {
+    return model_.forward(tokens, pos, *cache_, which);
+  }
+  int vocab_size() const override { return model_.config().vocab_size; }
+  size_t payload_bytes() const override { return cache_->used_bytes(); }
+  size_t fp16_bytes() const override {
+    const CacheShape& s = cache_->shape();
+    return size_t(cache_->length(0)) * s.n_layers * s.n_kv_heads * s.head_dim * 2 * 2;
+  }
+  size_t bytes() const override { return payload_bytes() + tables_; }
+  std::string cache_name() const override { return cache_->name(); }
+
+ private:
+  cuda::GpuModel& model_;
+  std::unique_ptr<cuda::GpuKvCache> cache_;
+  size_t tables_;
+};
+
+class GpuRunner {
+ public:
+  // Null when the CPU is to run `spec` (after the line on stderr described above).
+  static std::unique_ptr<GpuRunner> make(const Runtime& runtime, const std::string& device_name,
+                                         const std::string& spec, const char* app) {
+    const Device device = parse_device(device_name);
+    if (device == Device::Cpu) return nullptr;
+    const cuda::DeviceInfo& info = cuda::device_info();
+    auto cpu = [&](const std::string& why) -> std::unique_ptr<GpuRunner> {
+      if (device == Device::Cuda || info.usable) fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
+      return nullptr;
+    };
+    if (!info.usable) return cpu("no usable CUDA GPU (" + info.reason + ")");
+    const std::string why = cuda::GpuModel::unsupported_reason(runtime.model().config());
+    if (!why.empty()) return cpu("the GPU model does not take this model: " + why);
+    const std::string name = split_cache_spec(spec).name;
+    if (name == "lexico") {
+      const LexicoOptions o = parse_lexico_spec(spec);
+      const int n_atoms = runtime.dictionary()->n_atoms;
+      const std::string reason =
+          step_for(o, n_atoms) < 1
+              ? fmt::format("a buffer of {} tokens leaves no room in {} atoms", o.buffer, n_atoms)
+              : cuda::GpuLexicoCache::unsupported_reason(runtime.model().config().cache_shape(), n_atoms, o,
+                                                         step_for(o, n_atoms));
+      if (!reason.empty()) return cpu("the GPU cache does not take '" + spec + "': " + reason);
+    } else if (name.rfind("full", 0) != 0) {
+      return cpu("cache '" + name + "' has no GPU version (full and lexico have)");
+    }
+    try {
+      auto runner = std::unique_ptr<GpuRunner>(new GpuRunner(runtime));
+      fmt::print(stderr, "{}: model and cache on {}\n", app, info.summary());
+      return runner;
+    } catch (const Error& e) {
+      if (!cuda::is_gpu_error(e)) throw;
+      return cpu(e.what());  // out of GPU memory for the weights
+    }
+  }
+
+  // A sequence of up to `length` tokens with the cache of `spec` (a lexico
+  // cache overlaps its encoding with the next step when `overlap`); null,
+  // after a line on stderr, when the GPU cannot hold the cache.
+  std::unique_ptr<Sequence> sequence(const std::string& spec, int64_t length, bool overlap, const char* app) {
+    const CacheShape shape = runtime_.model().config().cache_shape();
+    try {
+      if (split_cache_spec(spec).name == "lexico") {
+        const LexicoOptions o = parse_lexico_spec(spec);
+        const Dictionary& dict = *runtime_.dictionary();
+        auto cache = std::make_unique<cuda::GpuLexicoCache>(shape, dict, o, length, step_for(o, dict.n_atoms), overlap);
+        const size_t tables = cache->table_bytes();
+        return std::make_unique<GpuSequence>(model_, std::move(cache), tables);
+      }
+      return std::make_unique<GpuSequence>(model_, std::make_unique<cuda::GpuFullCache>(shape, length, kStep), 0);
+    } catch (const Error& e) {
+      if (!cuda::is_gpu_error(e)) throw;
+      fmt::print(stderr, "{}: runs on the CPU: {}\n", app, e.what());
+      return nullptr;
+    }
+  }
+
+ private:
+  static constexpr int kStep = 512;  // tokens a forward step holds at most (longer inputs run in steps)
+  // The Lexico cache's buffer holds n_b + step rows, at most N.
+  static int step_for(const LexicoOptions& o, int n_atoms) { return std::min(kStep, n_atoms - o.buffer); }
+  explicit GpuRunner(const Runtime& runtime) : runtime_(runtime), model_(runtime.model()) {}
+  const Runtime& runtime_;
+  cuda::GpuModel model_;
+};
+
+#else
+
+// A build without CUDA: the CPU runs it; --device cuda says so.
+class GpuRunner {
+ public:
+  static std::unique_ptr<GpuRunner> make(const Runtime&, const std::string& device_name, const std::string&,
+                                         const char* app) {
+    if (parse_device(device_name) == Device::Cuda)
+      fmt::print(stderr, "{}: runs on the CPU: this lexico was built without CUDA (nvcc)\n", app);
+    return nullptr;
+  }
+  std::unique_ptr<Sequence> sequence(const std::string&, int64_t, bool, const char*) { return nullptr; }
+};
+
+#endif
+
+}  // namespace lexico

@@ -24,6 +24,13 @@ void check_shape(const DecodeShape& s, const char* what) {
                 fmt::format("{}: head dimension {} is not handled on the GPU (64 or 128)", what, s.head_dim));
 }
 
+// Heads of one KV group a dense block handles: the largest of 8, 4, 2, 1
+// that divides the group (a group of 3 gets 1: the kernels exist for these).
+int dense_heads_per_block(int group) {
+  for (int hb : {8, 4, 2}) if (group % hb == 0) return hb;
+  return 1;
+}
+
 // Heads of one KV group handled by one block: 4, 2 or 1, as shared memory allows.
 int heads_per_block(const DecodeShape& s, size_t smem_limit) {
   const int group = s.n_heads / s.n_kv_heads;
@@ -150,8 +157,7 @@ DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape
   require_gpu("GPU dense attention");
   check_shape(shape_, "dense attention");
   const int group = shape_.n_heads / shape_.n_kv_heads;
-  const int hb = std::min(group, 8);
-  if (group % hb != 0) usage_error("dense attention", "a group of {} query heads is not handled", group);
+  const int hb = dense_heads_per_block(group);
   const int n_hg = group / hb;
   for (int b = 1; b <= shape_.batch; ++b) {
     const SplitPlan plan = plan_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
@@ -183,7 +189,7 @@ void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int
   a.n_heads = shape_.n_heads;
   a.n_kv = shape_.n_kv_heads;
   a.group = shape_.n_heads / shape_.n_kv_heads;
-  a.hb = std::min(a.group, 8);
+  a.hb = dense_heads_per_block(a.group);
   a.n_hg = a.group / a.hb;
   a.m = shape_.head_dim;
   // Dense blocks are small (44 KiB, 256 threads): aim at ~8 per SM.

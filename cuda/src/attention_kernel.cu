@@ -816,7 +816,8 @@ void launch_dense_m(const DenseArgs& a, cudaStream_t stream) {
     case 8: launch_dense_hb<8, M>(a, stream); break;
     case 4: launch_dense_hb<4, M>(a, stream); break;
     case 2: launch_dense_hb<2, M>(a, stream); break;
-    default: launch_dense_hb<1, M>(a, stream); break;
+    case 1: launch_dense_hb<1, M>(a, stream); break;
+    default: internal_error("dense attention", "no kernel for {} heads a block", a.hb);
   }
 }
 

@@ -268,6 +268,23 @@ TEST_CASE("sparse decode attention: m = 64, s = 8 and a generic s, one query hea
   run_case(shape, {900, 64}, {20, 64}, 1.0f, 5);
 }
 
+TEST_CASE("decode attention: groups of 3, 6 and 12 query heads (SmolLM2's 9 over 3, and heads that 8 does not divide)") {
+  LEXICO_REQUIRE_GPU();
+  DecodeShape shape;
+  shape.batch = 2;
+  shape.head_dim = 64;
+  shape.n_atoms = 1024;
+  shape.sparsity = 16;
+  shape.compressed_capacity = 700;
+  shape.buffer_capacity = 128;
+  for (int group : {3, 6, 12}) {
+    CAPTURE(group);
+    shape.n_kv_heads = 3;
+    shape.n_heads = 3 * group;
+    run_case(shape, {700, 129}, {128, 7}, 1.0f, 10 + uint32_t(group));
+  }
+}
+
 TEST_CASE("sparse decode attention refuses shapes it cannot take, with the reason") {
   LEXICO_REQUIRE_GPU();
   DecodeShape shape;

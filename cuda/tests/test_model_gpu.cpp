@@ -26,9 +26,9 @@ namespace {
 ModelConfig small_config(bool qkv_bias, bool tied) {
   ModelConfig c;
   c.arch = qkv_bias ? Arch::Qwen2 : Arch::Llama;
-  c.dim = 256;
+  c.dim = 384;
   c.n_layers = 3;
-  c.n_heads = 4;
+  c.n_heads = 6;  // groups of 3 query heads, as SmolLM2's 9 over 3
   c.n_kv_heads = 2;
   c.head_dim = 64;
   c.hidden_dim = 384;
@@ -76,7 +76,7 @@ TEST_CASE("GPU model: a head dimension the kernels do not take is refused with t
   c.head_dim = 8;
   CHECK(GpuModel::unsupported_reason(c).find("head dimension 8") != std::string::npos);
   LEXICO_REQUIRE_GPU();
-  c.n_heads = 32;  // dim 256 = 32 heads of 8, like stories260K's small heads
+  c.n_heads = 32;  // heads of 8, like stories260K
   c.n_kv_heads = 16;
   const Model m = synthetic_model(c, 1);
   try {

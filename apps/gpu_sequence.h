@@ -139,4 +139,40 @@ class GpuRunner {
 
 #endif
 
+// The sequences an app runs, on the device chosen at the first one (as
+// GpuRunner::make decides) and on the CPU from then on when the GPU cannot
+// hold a cache. `overlap`: the GPU's lexico cache overlaps its encoding with
+// the next step (generation) or codes serially, as the CPU's (evaluation).
+class SequenceSource {
+ public:
+  SequenceSource(const Runtime& runtime, std::string device, const char* app, bool overlap)
+      : runtime_(runtime), device_(std::move(device)), app_(app), overlap_(overlap) {}
+
+  // A fresh sequence of up to `length` tokens with the runtime's cache (its
+  // spec resolved for that length), or with `spec` when given.
+  std::unique_ptr<Sequence> make(int64_t length, const std::string& spec = "") {
+    const std::string cache = spec.empty() ? runtime_.resolved_spec(length) : spec;
+    if (!decided_) {
+      gpu_ = GpuRunner::make(runtime_, device_, cache, app_);
+      decided_ = true;
+    }
+    if (gpu_) {
+      if (auto s = gpu_->sequence(cache, length, overlap_, app_)) return s;
+      gpu_.reset();
+    }
+    const Model& model = runtime_.model();
+    return std::make_unique<CacheSequence>(
+        model, spec.empty() ? runtime_.make_cache(length) : make_cache(spec, model.config().cache_shape()));
+  }
+  bool on_gpu() const { return gpu_ != nullptr; }
+
+ private:
+  const Runtime& runtime_;
+  std::string device_;
+  const char* app_;
+  bool overlap_;
+  bool decided_ = false;
+  std::unique_ptr<GpuRunner> gpu_;
+};
+
 }  // namespace lexico

@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     gen.stop_tokens = format.stop_tokens(tok);
     gen.stop_strings = stops;
 
-    std::unique_ptr<GpuRunner> gpu;  // decided at the first prompt
+    SequenceSource sequences(runtime, device, "lexico-generate", /*overlap=*/true);
     for (size_t p = 0; p < prompts.size(); ++p) {
       const std::vector<int32_t> ids = format.encode(tok, prompts[p]);
       if (ids.empty()) bad_input(fmt::format("prompt {}", p + 1), "the prompt is empty");
@@ -84,11 +84,7 @@ int main(int argc, char** argv) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
       };
-      const std::string spec = runtime.resolved_spec(length);
-      if (p == 0) gpu = GpuRunner::make(runtime, device, spec, "lexico-generate");
-      std::unique_ptr<Sequence> sequence;
-      if (gpu && !(sequence = gpu->sequence(spec, length, /*overlap=*/true, "lexico-generate"))) gpu.reset();
-      if (!sequence) sequence = std::make_unique<CacheSequence>(model, runtime.make_cache(length));
+      const std::unique_ptr<Sequence> sequence = sequences.make(length);
       const Generation g = generate_text(*sequence, tok, ids, gen, sampler, print_piece);
       std::fputc('\n', stdout);
       std::fflush(stdout);
@@ -96,7 +92,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr,
                    "lexico-generate: cache {}: prefill {} tokens {:.1f} tok/s, decode {} tokens {:.1f} tok/s, "
                    "KV {} bytes = {:.2f}% of FP16 ({:.2f}% with shared tables)\n",
-                   gpu ? sequence->cache_name() : spec, g.prompt_tokens,
+                   sequences.on_gpu() ? sequence->cache_name() : runtime.resolved_spec(length), g.prompt_tokens,
                    g.prompt_tokens / std::max(g.prefill_seconds, 1e-9), g.new_tokens,
                    g.new_tokens / std::max(g.decode_seconds, 1e-9), sequence->payload_bytes(),
                    100.0 * sequence->payload_bytes() / std::max<size_t>(sequence->fp16_bytes(), 1),

@@ -37,34 +37,15 @@ int run_lm(const LmArgs& a, bool with_kl) {
   const int64_t n = a.lm.max_tokens >= 0 ? std::min<int64_t>(a.lm.max_tokens, tokens.size()) : tokens.size();
   const int64_t length = std::min<int64_t>(a.lm.ctx, n);
   const std::string spec = runtime.resolved_spec(length);
-  const Model& model = runtime.model();
   // On the GPU the Lexico cache codes serially, so that every step sees what
   // the CPU's cache would (the scores are the method's, not the overlap's).
-  auto gpu = GpuRunner::make(runtime, a.device, spec, "lexico-eval");
-  if (gpu) {  // the caches of a window must fit, side by side
-    auto first = gpu->sequence(spec, length, false, "lexico-eval");
-    auto second = first && with_kl ? gpu->sequence("full", length, false, "lexico-eval") : nullptr;
-    if (!first || (with_kl && !second)) gpu.reset();
-  }
-  SequenceMaker sequence = [&]() -> std::unique_ptr<Sequence> {
-    return std::make_unique<CacheSequence>(model, runtime.make_cache(length));
-  };
+  SequenceSource sequences(runtime, a.device, "lexico-eval", /*overlap=*/false);
+  const SequenceMaker sequence = [&] { return sequences.make(length); };
   SequenceMaker reference;
-  if (with_kl)
-    reference = [&]() -> std::unique_ptr<Sequence> {
-      return std::make_unique<CacheSequence>(model, make_cache("full", model.config().cache_shape()));
-    };
-  if (gpu) {
-    auto on_gpu = [&](const std::string& cache_spec) {
-      auto s = gpu->sequence(cache_spec, length, false, "lexico-eval");
-      if (!s) internal_error("lexico-eval", "the GPU no longer holds a cache it held for the first window");
-      return s;
-    };
-    sequence = [=] { return on_gpu(spec); };
-    if (with_kl) reference = [=] { return on_gpu("full"); };
-  }
+  if (with_kl) reference = [&] { return sequences.make(length, "full"); };
   Progress progress(with_kl ? "kl" : "perplexity", n, "tokens");
-  const LmScore score = score_text(tokens, sequence, reference, model.config().max_context, a.lm, &progress);
+  const LmScore score =
+      score_text(tokens, sequence, reference, runtime.model().config().max_context, a.lm, &progress);
   progress.finish();
   if (a.json)
     fmt::print("{{\"cache\": \"{}\", \"tokens\": {}, \"perplexity\": {:.6g}, \"nll\": {:.6g}, "

@@ -16,6 +16,7 @@
 #include "lexico/json.h"
 #include "lexico/longbench.h"
 #include "lexico/runtime.h"
+#include "../gpu_sequence.h"
 #include "lexico/text_generation.h"
 
 namespace lexico::eval_app {
@@ -23,6 +24,7 @@ namespace lexico::eval_app {
 namespace {
 struct LongbenchArgs {
   RuntimeOptions rt;
+  std::string device = "auto";
   std::vector<std::string> data;
   std::string predictions_path, template_name = "auto";
   int max_length = 3500;
@@ -54,9 +56,12 @@ int run_longbench(const LongbenchArgs& a) {
     }
   if (records.empty()) bad_input(a.data.front(), "holds no records");
 
+  parse_device(a.device);  // a bad --device fails before the model loads
   const Runtime runtime(a.rt);
   const Model& model = runtime.model();
   const Tokenizer& tok = runtime.tokenizer();
+  // Evaluation: on the GPU the lexico cache codes serially, as the CPU's.
+  SequenceSource sequences(runtime, a.device, "lexico-eval", /*overlap=*/false);
   std::optional<PromptFormat> chat;  // made on first use: a base model may have no template and need none
   const PromptFormat raw = PromptFormat::make(tok, true);
   const auto encode = [&](const std::string& text) { return tok.encode(text, false); };
@@ -83,8 +88,8 @@ int run_longbench(const LongbenchArgs& a) {
     gen.max_new_tokens = task.max_new_tokens;
     gen.stop_tokens = format.stop_tokens(tok);
     if (task.stop_at_newline) gen.stop_strings = {"\n"};
-    auto cache = runtime.make_cache(length);
-    const Generation g = generate_text(model, tok, *cache, ids, gen, greedy);
+    const std::unique_ptr<Sequence> cache = sequences.make(length);
+    const Generation g = generate_text(*cache, tok, ids, gen, greedy);
     spec = runtime.resolved_spec(length);
     kv_percent += 100.0 * cache->payload_bytes() / std::max<size_t>(cache->fp16_bytes(), 1);
     predictions.push_back({g.text, r.answers, r.all_classes, r.length, r.dataset});
@@ -134,6 +139,7 @@ std::vector<Mode> add_longbench(CLI::App& app) {
   run->add_option("--template", a->template_name, "chat template: auto, chatml, smollm2 or llama3")
       ->capture_default_str();
   run->add_option("-p,--predictions", a->predictions_path, "also write the predictions (JSONL, - for stdout)");
+  run->add_option("--device", a->device, kModelDeviceHelp)->capture_default_str();
   run->add_option("-t,--threads", a->threads, "threads (0 = all cores)")->capture_default_str();
   run->add_flag("--json", a->json, "print JSON instead of a table");
 

@@ -12,6 +12,7 @@
 #include "lexico/json.h"
 #include "lexico/niah.h"
 #include "lexico/runtime.h"
+#include "../gpu_sequence.h"
 #include "lexico/text_generation.h"
 
 namespace lexico::eval_app {
@@ -19,6 +20,7 @@ namespace lexico::eval_app {
 namespace {
 struct NiahArgs {
   RuntimeOptions rt;
+  std::string device = "auto";
   std::string haystack_dir, needle = "sandwich", template_name = "auto", heatmap_path;
   std::vector<size_t> lengths{1024, 2048, 4096};
   int depths = 5;
@@ -41,9 +43,12 @@ int run_niah(const NiahArgs& a) {
     usage_error("--needle", "must be sandwich or number, not '{}'", a.needle);
   const std::string haystack = niah::build_haystack(taskgen::read_text_dir(a.haystack_dir));
 
+  parse_device(a.device);  // a bad --device fails before the model loads
   const Runtime runtime(a.rt);
   const Model& model = runtime.model();
   const Tokenizer& tok = runtime.tokenizer();
+  // Evaluation: on the GPU the lexico cache codes serially, as the CPU's.
+  SequenceSource sequences(runtime, a.device, "lexico-eval", /*overlap=*/false);
   const PromptFormat format = PromptFormat::make(tok, a.raw, a.template_name);
   const taskgen::LengthFn length = [&tok](std::string_view text) {
     return tok.encode(std::string(text), false).size();
@@ -69,8 +74,8 @@ int run_niah(const NiahArgs& a) {
       if (model.config().max_context > 0 && total > model.config().max_context)
         usage_error("--lengths", "{} prompt tokens + {} new exceed the model's context of {}", ids.size(), a.max_new,
                     model.config().max_context);
-      auto cache = runtime.make_cache(total);
-      const Generation g = generate_text(model, tok, *cache, ids, gen, greedy);
+      const std::unique_ptr<Sequence> cache = sequences.make(total);
+      const Generation g = generate_text(*cache, tok, ids, gen, greedy);
       grid.score_at(li, di) = niah::score(needle, g.text);
       grid.prompt_lengths[li * grid.depths.size() + di] = c.prompt_length;
       spec = runtime.resolved_spec(total);
@@ -120,6 +125,7 @@ Mode add_niah(CLI::App& app) {
   cmd->add_option("--template", a->template_name, "chat template: auto, chatml, smollm2 or llama3")
       ->capture_default_str();
   cmd->add_option("--heatmap", a->heatmap_path, "draw the grid as a PNG (gnuplot; its data and script go beside it)");
+  cmd->add_option("--device", a->device, kModelDeviceHelp)->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--json", a->json, "print JSON instead of a table");
   return {cmd, [a] { return run_niah(*a); }};

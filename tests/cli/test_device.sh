@@ -106,6 +106,17 @@ if [ -f "$TOK" ]; then
   lexico-eval kl -m model.bin --tokenizer "$TOK" text.txt -c "lexico:s=8,buffer=16" -d dict64.h5 --ctx 96 \
     --prefill 24 -t 1 --json --device cuda >kl.json 2>kl.err || fail "kl --device cuda: $(cat kl.err)"
   awk -v k="$(value mean_kl kl.json)" 'BEGIN { exit !(k >= 0 && k < 100) }' || fail "kl: $(cat kl.json)"
+  # lexico-eval niah on either device: the same grid without a GPU; on one, a grid all the same.
+  mkdir -p hay && for i in 1 2 3; do cp text.txt "hay/$i.txt"; done
+  N=(lexico-eval niah -m model.bin --tokenizer "$TOK" --haystack hay --lengths 300 --depths 2 -n 6 --raw -t 1 --json
+    -c "lexico:s=8,buffer=16" -d dict64.h5)
+  "${N[@]}" --device cpu >niah-cpu.json 2>/dev/null || fail "niah on the CPU"
+  "${N[@]}" --device cuda >niah-cuda.json 2>niah-cuda.err || fail "niah --device cuda: $(cat niah-cuda.err)"
+  if grep -q "model and cache on .*(sm_" niah-cuda.err; then
+    grep -q '"niah"' niah-cuda.json || fail "niah on the GPU: $(cat niah-cuda.json)"
+  else
+    cmp -s niah-cpu.json niah-cuda.json || fail "niah --device cuda without a GPU differs from --device cpu"
+  fi
   # A cache without a GPU twin runs on the CPU, saying so when a GPU was asked for.
   "${G[@]}" -c int4 --device cuda >/dev/null 2>int4.err || fail "int4 --device cuda: $(cat int4.err)"
   grep -q "runs on the CPU" int4.err || fail "int4 --device cuda did not say where it runs: $(cat int4.err)"

@@ -1,5 +1,6 @@
 // `--device auto|cpu|cuda` of the apps that run the model (lexico-generate,
-// lexico-eval perplexity and kl): the forward pass and its cache on the GPU
+// lexico-eval perplexity, kl, longbench and niah; lexico-harvest through
+// GpuWindows): the forward pass and its cache on the GPU
 // (GpuModel with GpuFullCache or GpuLexicoCache) when asked for and possible.
 // Otherwise the CPU runs it, after one line on stderr saying why whenever a
 // GPU was asked for or is present but cannot take this run (a cache with no
@@ -53,6 +54,44 @@ class GpuSequence : public Sequence {
   cuda::GpuModel& model_;
   std::unique_ptr<cuda::GpuKvCache> cache_;
   size_t tables_;
+};
+
+// lexico-harvest's window runner on the GPU: FP32 weights (the dump holds
+// the CPU's keys and values to float rounding), a fresh full cache a window.
+class GpuWindows {
+ public:
+  // Null when the CPU is to run it (after a line on stderr, as GpuRunner::make).
+  static std::unique_ptr<GpuWindows> make(const Model& model, const std::string& device_name, int ctx,
+                                          const char* app) {
+    const Device device = parse_device(device_name);
+    if (device == Device::Cpu) return nullptr;
+    const cuda::DeviceInfo& info = cuda::device_info();
+    auto cpu = [&](const std::string& why) -> std::unique_ptr<GpuWindows> {
+      if (device == Device::Cuda || info.usable) fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
+      return nullptr;
+    };
+    if (!info.usable) return cpu("no usable CUDA GPU (" + info.reason + ")");
+    const std::string why = cuda::GpuModel::unsupported_reason(model.config());
+    if (!why.empty()) return cpu("the GPU model does not take this model: " + why);
+    try {
+      auto windows = std::unique_ptr<GpuWindows>(new GpuWindows(model, ctx));
+      fmt::print(stderr, "{}: model on {}\n", app, info.summary());
+      return windows;
+    } catch (const Error& e) {
+      if (!cuda::is_gpu_error(e)) throw;
+      return cpu(e.what());
+    }
+  }
+  // Runs one window from position 0, reporting keys and values to the observer.
+  void run(std::span<const int> window, const KvObserver& observer) {
+    cuda::GpuFullCache cache(model_.config().cache_shape(), ctx_, ctx_);
+    model_.forward(window, 0, cache, Logits::Last, observer);
+  }
+
+ private:
+  GpuWindows(const Model& model, int ctx) : model_(model, cuda::WeightPrecision::F32, ctx), ctx_(ctx) {}
+  cuda::GpuModel model_;
+  int ctx_;
 };
 
 class GpuRunner {
@@ -135,6 +174,16 @@ class GpuRunner {
     return nullptr;
   }
   std::unique_ptr<Sequence> sequence(const std::string&, int64_t, bool, const char*) { return nullptr; }
+};
+
+class GpuWindows {
+ public:
+  static std::unique_ptr<GpuWindows> make(const Model&, const std::string& device_name, int, const char* app) {
+    if (parse_device(device_name) == Device::Cuda)
+      fmt::print(stderr, "{}: runs on the CPU: this lexico was built without CUDA (nvcc)\n", app);
+    return nullptr;
+  }
+  void run(std::span<const int>, const KvObserver&) { internal_error("GpuWindows", "no CUDA in this build"); }
 };
 
 #endif

@@ -12,12 +12,13 @@
 #include "lexico/kv_dump.h"
 #include "lexico/model.h"
 #include "lexico/model_tokenizer.h"
+#include "gpu_sequence.h"
 
 using namespace lexico;
 
 int main(int argc, char** argv) {
   CLI::App app{"Dump the keys and values of a model run over text to a KV dump.", "lexico-harvest"};
-  std::string out_path, model_path, tokenizer_path, layers, shard = "0/1", dtype = "fp16";
+  std::string out_path, model_path, tokenizer_path, layers, shard = "0/1", dtype = "fp16", device = "auto";
   std::vector<std::string> inputs;
   HarvestOptions opt;
   CorpusOptions corpus;
@@ -40,6 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--jsonl-field", corpus.jsonl_field, "field holding the text in .jsonl inputs")->capture_default_str();
   app.add_flag("--resume", resume, "continue an interrupted run from OUTPUT.partial");
   app.add_option("-t,--threads", threads, "threads (0 = all cores)")->capture_default_str();
+  app.add_option("--device", device,
+                 "where the model runs: auto (the GPU when one is usable), cpu, or cuda (falls back to the CPU, "
+                 "saying why); on the GPU in FP32, so the dump holds the CPU's vectors to float rounding")
+      ->capture_default_str();
   app.add_flag("--synthetic", synthetic, "write vectors that are sparse combinations of a hidden dictionary");
   app.add_option("--n-layers", spec.n_layers, "synthetic: layers")->capture_default_str();
   app.add_option("--n-kv-heads", spec.n_kv_heads, "synthetic: KV heads")->capture_default_str();
@@ -55,6 +60,7 @@ int main(int argc, char** argv) {
   return run_app("lexico-harvest", [&] {
     set_threads(threads);
     if (dtype != "fp16" && dtype != "fp32") usage_error("--dtype", "must be fp16 or fp32, not '{}'", dtype);
+    parse_device(device);
     opt.fp16 = dtype == "fp16";
     if (synthetic) {
       spec.seed = opt.seed;
@@ -80,8 +86,12 @@ int main(int argc, char** argv) {
     for (const auto& w : windows) total += static_cast<int64_t>(w.size());
     const auto t1 = std::chrono::steady_clock::now();
     Progress progress("harvest", total, "tokens");
-    const int64_t written = harvest(model, std::filesystem::path(model_path).filename().string(), windows, opt,
-                                    out_path, resume, &progress);
+    const std::string name = std::filesystem::path(model_path).filename().string();
+    const auto gpu = GpuWindows::make(model, device, opt.ctx, "lexico-harvest");
+    const int64_t written =
+        gpu ? harvest([&](std::span<const int> w, const KvObserver& observer) { gpu->run(w, observer); },
+                      model.config(), name, windows, opt, out_path, resume, &progress)
+            : harvest(model, name, windows, opt, out_path, resume, &progress);
     progress.finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     fmt::print(stderr,

@@ -84,6 +84,8 @@ struct GpuModel::Impl {
   DeviceBuffer<int32_t> tokens;
   DeviceBuffer<float> x, normed, qkv, q, k, v, att, gate_up, act, logits, cos, sin;
   DeviceBuffer<uint16_t> normed16, att16, act16;  // GEMM inputs in FP16
+  DeviceBuffer<float> k_pre;                       // keys before RoPE, for an observer
+  std::vector<float> host_k, host_v, host_k_pre;   // what an observer sees
 
   ~Impl() {
     if (blas) cublasDestroy(blas);
@@ -105,6 +107,17 @@ struct GpuModel::Impl {
                               CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
   }
+  // Copies the step's keys (before and after RoPE) and values to the host for an observer.
+  void observe(int layer, int64_t pos, int n, int kv_size, const KvObserver& observer) {
+    const size_t count = size_t(n) * kv_size;
+    for (auto [dst, src] : {std::pair{&host_k, k.data()}, {&host_v, v.data()}, {&host_k_pre, k_pre.data()}}) {
+      dst->resize(count);
+      LEXICO_CUDA_CHECK(cudaMemcpyAsync(dst->data(), src, count * sizeof(float), cudaMemcpyDeviceToHost, stream));
+    }
+    LEXICO_CUDA_CHECK(cudaStreamSynchronize(stream));
+    observer(layer, pos, n, host_k_pre.data(), host_k.data(), host_v.data());
+  }
+
   // RMSNorm into the next GEMM's input type; returns that input.
   const void* norm(const float* x_rows, const float* weight, float eps, int rows, int dim) {
     if (precision == WeightPrecision::F32) {
@@ -195,7 +208,8 @@ size_t GpuModel::weight_bytes() const {
   return n;
 }
 
-Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which) {
+Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which,
+                         const KvObserver& observer) {
   const ModelConfig& c = config_;
   const CacheShape& cs = cache.shape();
   if (cs.n_layers != c.n_layers || cs.n_heads != c.n_heads || cs.n_kv_heads != c.n_kv_heads ||
@@ -210,13 +224,14 @@ Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& c
   Matrix logits(all ? n : 1, c.vocab_size);
   const int step_max = std::min(max_step_, cache.max_step_tokens());
   for (int first = 0; first < n; first += step_max)  // with Logits::Last every step writes row 0; the last one stays
-    step(tokens.data() + first, std::min(step_max, n - first), pos + first, cache, all, logits, all ? first : 0);
+    step(tokens.data() + first, std::min(step_max, n - first), pos + first, cache, all, logits, all ? first : 0,
+         observer);
   LEXICO_CUDA_CHECK(cudaStreamSynchronize(impl_->stream));
   return logits;
 }
 
 void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bool all_logits, Matrix& logits,
-                    int64_t out_row) {
+                    int64_t out_row, const KvObserver& observer) {
   Impl& g = *impl_;
   const ModelConfig& c = config_;
   cudaStream_t st = g.stream;
@@ -235,8 +250,11 @@ void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bo
   for (int l = 0; l < c.n_layers; ++l) {
     const DeviceLayer& w = g.layers[l];
     g.linear(w.qkv, g.norm(g.x.data(), w.attn_norm.data(), c.rms_eps, n, c.dim), n, g.qkv.data(), 0.0f);
+    if (observer) g.k_pre.reserve(g.k.size(), "keys before RoPE");
     md::split_qkv_rope(g.qkv.data(), c.qkv_bias ? w.qkv_bias.data() : nullptr, g.cos.data(), g.sin.data(), n,
-                       c.n_heads, c.n_kv_heads, c.head_dim, g.q.data(), g.k.data(), g.v.data(), st);
+                       c.n_heads, c.n_kv_heads, c.head_dim, g.q.data(), g.k.data(), g.v.data(),
+                       observer ? g.k_pre.data() : nullptr, st);
+    if (observer) g.observe(l, pos, n, c.n_kv_heads * c.head_dim, observer);
     cache.append(l, g.k.data(), g.v.data(), n, st);
     cache.attend(l, g.q.data(), n, g.att.data(), st);
     const void* att = g.att.data();

@@ -43,7 +43,7 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, 
 
 // One thread per (token, head slot, i < m/2): the pair (i, i + m/2).
 __global__ void split_qkv_rope_kernel(const float* qkv, const float* bias, const float* cos, const float* sin, int n,
-                                      int n_heads, int n_kv, int m, float* q, float* k, float* v) {
+                                      int n_heads, int n_kv, int m, float* q, float* k, float* v, float* k_pre) {
   const int half = m / 2, slots = n_heads + 2 * n_kv;
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= int64_t(n) * slots * half) return;
@@ -61,6 +61,11 @@ __global__ void split_qkv_rope_kernel(const float* qkv, const float* bias, const
     dst[i] = x0;
     dst[i + half] = x1;
     return;
+  }
+  if (k_pre && slot >= n_heads) {
+    float* pre = k_pre + (size_t(t) * n_kv + slot - n_heads) * m;
+    pre[i] = x0;
+    pre[i + half] = x1;
   }
   const float c = cos[size_t(t) * half + i], s = sin[size_t(t) * half + i];
   float* dst = slot < n_heads ? q + (size_t(t) * n_heads + slot) * m : k + (size_t(t) * n_kv + slot - n_heads) * m;
@@ -103,10 +108,10 @@ void rms_norm(const float* x, const float* weight, float eps, int rows, int dim,
 }
 
 void split_qkv_rope(const float* qkv, const float* bias, const float* cos, const float* sin, int n, int n_heads,
-                    int n_kv_heads, int head_dim, float* q, float* k, float* v, cudaStream_t stream) {
+                    int n_kv_heads, int head_dim, float* q, float* k, float* v, float* k_pre, cudaStream_t stream) {
   const int64_t threads = int64_t(n) * (n_heads + 2 * n_kv_heads) * (head_dim / 2);
   split_qkv_rope_kernel<<<blocks_for(threads), kThreads, 0, stream>>>(qkv, bias, cos, sin, n, n_heads, n_kv_heads,
-                                                                      head_dim, q, k, v);
+                                                                      head_dim, q, k, v, k_pre);
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 

@@ -19,7 +19,7 @@ void rms_norm(const float* x, const float* weight, float eps, int rows, int dim,
 // rotated (half-split RoPE with cos/sin [n][m/2]), v [n][K][m]; k_pre gets
 // the keys before rotation when not null.
 void split_qkv_rope(const float* qkv, const float* bias, const float* cos, const float* sin, int n, int n_heads,
-                    int n_kv_heads, int head_dim, float* q, float* k, float* v, cudaStream_t stream);
+                    int n_kv_heads, int head_dim, float* q, float* k, float* v, float* k_pre, cudaStream_t stream);
 
 // out[t][i] = silu(gu[t][i]) · gu[t][hidden + i], into float or FP16.
 void silu_mul(const float* gu, int rows, int hidden, float* out, cudaStream_t stream);

@@ -115,6 +115,36 @@ TEST_CASE("GPU model: FP32 with the GPU full cache equals the CPU model with FP1
     }
 }
 
+TEST_CASE("GPU model: the observer sees the CPU's keys (before and after RoPE) and values") {
+  LEXICO_REQUIRE_GPU();
+  const Model cpu = synthetic_model(small_config(true, false), 13);
+  const ModelConfig& c = cpu.config();
+  const std::vector<int> tokens = random_tokens(24, c.vocab_size, 6);
+  using Seen = std::vector<std::vector<float>>;  // per layer: k_pre, k, v concatenated
+  auto recorder = [&](Seen& seen) {
+    return [&seen, &c](int layer, int64_t pos0, int n, const float* pre, const float* k, const float* v) {
+      CHECK(pos0 == 0);
+      CHECK(n == 24);
+      const size_t count = size_t(n) * c.n_kv_heads * c.head_dim;
+      seen.at(layer).assign(pre, pre + count);
+      seen[layer].insert(seen[layer].end(), k, k + count);
+      seen[layer].insert(seen[layer].end(), v, v + count);
+    };
+  };
+  Seen a(c.n_layers), b(c.n_layers);
+  FullCache cpu_cache(c.cache_shape(), FullCache::Storage::F16);
+  cpu.forward(tokens, 0, cpu_cache, Logits::Last, recorder(b));
+  GpuModel gpu(cpu, WeightPrecision::F32, 32);
+  GpuFullCache gpu_cache(c.cache_shape(), 32, 32);
+  gpu.forward(tokens, 0, gpu_cache, Logits::Last, recorder(a));
+  for (int l = 0; l < c.n_layers; ++l) {
+    REQUIRE(a[l].size() == b[l].size());
+    const Eigen::Map<const Eigen::VectorXf> x(a[l].data(), Eigen::Index(a[l].size())),
+        y(b[l].data(), Eigen::Index(b[l].size()));
+    CHECK((x - y).norm() <= 1e-4f * y.norm());
+  }
+}
+
 TEST_CASE("GPU model: FP16 weights stay within FP16 rounding of the CPU") {
   LEXICO_REQUIRE_GPU();
   const Model cpu = synthetic_model(small_config(true, false), 11);

@@ -92,7 +92,17 @@ size_t windows_in_partial(const std::string& dir, const std::string& settings) {
 
 int64_t harvest(const Model& model, const std::string& model_name, const std::vector<std::vector<int32_t>>& windows,
                 const HarvestOptions& o, const std::string& output, bool resume, Progress* progress) {
-  const ModelConfig& cfg = model.config();
+  FullCache cache(model.config().cache_shape());
+  const WindowRun run = [&](std::span<const int> window, const KvObserver& observer) {
+    cache.clear();
+    model.forward(window, 0, cache, Logits::Last, observer);
+  };
+  return harvest(run, model.config(), model_name, windows, o, output, resume, progress);
+}
+
+int64_t harvest(const WindowRun& run, const ModelConfig& cfg, const std::string& model_name,
+                const std::vector<std::vector<int32_t>>& windows, const HarvestOptions& o, const std::string& output,
+                bool resume, Progress* progress) {
   if (o.ctx > cfg.max_context && cfg.max_context > 0)
     usage_error("--ctx", "{} exceeds the model's context of {} tokens", o.ctx, cfg.max_context);
   if (!(o.sample > 0.0 && o.sample <= 1.0)) usage_error("--sample", "must lie in (0, 1], not {}", o.sample);
@@ -133,7 +143,6 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
   const size_t n_layers = info.layers.size();
   std::vector<int> slot(static_cast<size_t>(cfg.n_layers), -1);
   for (size_t i = 0; i < n_layers; ++i) slot[static_cast<size_t>(info.layers[i])] = static_cast<int>(i);
-  FullCache cache(cfg.cache_shape());
   std::vector<std::vector<float>> keys(n_layers), values(n_layers), pre(n_layers);
 
   // Windows are grouped into segments of about this many tokens.
@@ -155,7 +164,6 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
     const std::vector<int32_t>& window = windows[w];
     const int n = static_cast<int>(window.size());
     const std::vector<int> keep = kept_tokens(w, n, o);
-    cache.clear();
     // The observer copies the kept tokens' vectors of the recorded layers.
     auto observer = [&](int layer, int64_t, int, const float* k_pre, const float* k, const float* v) {
       const int i = slot[static_cast<size_t>(layer)];
@@ -170,8 +178,8 @@ int64_t harvest(const Model& model, const std::string& model_name, const std::ve
         if (o.prerope) std::copy_n(k_pre + src, per_token, pre[i].data() + r * per_token);
       }
     };
-    std::vector<int> ids(window.begin(), window.end());
-    model.forward(ids, 0, cache, Logits::Last, observer);
+    const std::vector<int> ids(window.begin(), window.end());
+    run(ids, observer);
 
     std::vector<int32_t> tokens, positions;
     for (int t : keep) {

@@ -117,6 +117,19 @@ if [ -f "$TOK" ]; then
   else
     cmp -s niah-cpu.json niah-cuda.json || fail "niah --device cuda without a GPU differs from --device cpu"
   fi
+  # lexico-harvest on either device: the same dump without a GPU; on one, vectors
+  # that code as the CPU's do (FP32 on the GPU too).
+  H=(lexico-harvest -m model.bin --tokenizer "$TOK" text.txt --ctx 64 -t 1 --prerope)
+  "${H[@]}" --device cpu -o kv-cpu.h5 2>/dev/null || fail "harvest on the CPU"
+  "${H[@]}" --device cuda -o kv-cuda.h5 2>harvest-cuda.err || fail "harvest --device cuda: $(cat harvest-cuda.err)"
+  if grep -q "model on .*(sm_" harvest-cuda.err; then
+    lexico-encode kv-cpu.h5 -d dict64.h5 -s 8 -o c1.h5 --device cpu 2>e1.txt
+    lexico-encode kv-cuda.h5 -d dict64.h5 -s 8 -o c2.h5 --device cpu 2>e2.txt
+    echo "harvest: RRE of the CPU's dump $(rre e1.txt), of the GPU's $(rre e2.txt)"
+    close "$(rre e2.txt)" "$(rre e1.txt)" 0.005 || fail "the GPU's dump codes differently: $(rre e2.txt) vs $(rre e1.txt)"
+  else
+    cmp -s kv-cpu.h5 kv-cuda.h5 || fail "harvest --device cuda without a GPU wrote another dump than --device cpu"
+  fi
   # A cache without a GPU twin runs on the CPU, saying so when a GPU was asked for.
   "${G[@]}" -c int4 --device cuda >/dev/null 2>int4.err || fail "int4 --device cuda: $(cat int4.err)"
   grep -q "runs on the CPU" int4.err || fail "int4 --device cuda did not say where it runs: $(cat int4.err)"

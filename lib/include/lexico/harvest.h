@@ -6,6 +6,8 @@
 // w mod n, and a resumed run skips the windows its partial file records.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,5 +37,13 @@ std::vector<std::vector<int32_t>> harvest_windows(const std::vector<int32_t>& st
 // Returns the number of tokens written.
 int64_t harvest(const Model& model, const std::string& model_name, const std::vector<std::vector<int32_t>>& windows,
                 const HarvestOptions& options, const std::string& output, bool resume, Progress* progress);
+
+// The same over any forward pass (the GPU model's): run(window, observer)
+// feeds one window from position 0 into a fresh full cache, reporting every
+// layer's keys and values to the observer. config is the model's.
+using WindowRun = std::function<void(std::span<const int> window, const KvObserver& observer)>;
+int64_t harvest(const WindowRun& run, const ModelConfig& config, const std::string& model_name,
+                const std::vector<std::vector<int32_t>>& windows, const HarvestOptions& options,
+                const std::string& output, bool resume, Progress* progress);
 
 }  // namespace lexico

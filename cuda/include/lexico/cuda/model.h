@@ -36,8 +36,11 @@ class GpuModel {
   // appending their keys and values to the cache; logits [1, vocab] for the
   // last token or [n, vocab] for all. More than min(max_step, the cache's
   // step) tokens run as several steps, each ending with cache.finish_step().
-  // Synchronises the model's stream before returning.
-  Matrix forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which = Logits::Last);
+  // Synchronises the model's stream before returning. An observer sees each
+  // layer's keys (before and after RoPE) and values on the host, as
+  // Model::forward's does (a copy and a synchronisation per layer: harvesting).
+  Matrix forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which = Logits::Last,
+                 const KvObserver& observer = {});
 
   const ModelConfig& config() const { return config_; }
   int max_step() const { return max_step_; }
@@ -49,7 +52,7 @@ class GpuModel {
   // One step of n ≤ max_step tokens, ending with cache.finish_step(); its
   // logits (every row, or the last) go to `logits` from row out_row on.
   void step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bool all_logits, Matrix& logits,
-            int64_t out_row);
+            int64_t out_row, const KvObserver& observer);
 
   ModelConfig config_;
   Rope rope_;

@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 #include <sys/stat.h>
 
+#include <cmath>
+#include <cstring>
+#include <bit>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +15,7 @@
 #include "lexico/cli.h"
 #include "lexico/dictionary.h"
 #include "lexico/error.h"
+#include "lexico/half.h"
 #include "lexico/kv_dump.h"
 #include "lexico/sha256.h"
 #include "temp_dir.h"
@@ -104,6 +109,54 @@ TEST_CASE("atomic output leaves nothing behind unless committed") {
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   CHECK_THROWS_WITH_AS(AtomicOutput{fifo}, doctest::Contains("is not a regular file"), Error);
   CHECK(std::filesystem::is_fifo(fifo));
+}
+
+TEST_CASE("FP16 datasets hold numpy's IEEE roundings (not HDF5's) and read back exactly") {
+  // data/golden/f16_rounding.txt (scripts/golden/f16_golden.py): float32 bits
+  // and numpy's binary16 bits. HDF5 1.10's soft conversion differs on ties,
+  // subnormals and values just below a power of two (0.99995 -> 0.5).
+  std::ifstream in(LEXICO_SOURCE_DIR "/data/golden/f16_rounding.txt");
+  REQUIRE(in);
+  std::vector<float> x;
+  std::vector<uint16_t> golden;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    uint32_t f = 0;
+    unsigned h = 0;
+    REQUIRE(std::sscanf(line.c_str(), "%x %x", &f, &h) == 2);
+    x.push_back(std::bit_cast<float>(f));
+    golden.push_back(uint16_t(h));
+  }
+  REQUIRE(x.size() > 2000);
+  std::vector<uint16_t> direct(x.size());
+  for (size_t i = 0; i < x.size(); ++i) direct[i] = float_to_half(x[i]);
+  CHECK(direct == golden);
+
+  const hsize_t n = x.size();
+  test::TempDir dir;
+  const std::string path = dir / "f16.h5";
+  {
+    h5::File f = h5::File::create(path);
+    f.write_floats("/written", x.data(), {n}, h5::Storage::F16);
+    f.write_floats("/appended", x.data(), {0, 1}, h5::Storage::F16, true);
+    f.append_floats("/appended", x.data(), n);
+  }
+  const h5::File f = h5::File::open_read(path);
+  for (const char* name : {"/written", "/appended"}) {
+    CAPTURE(name);
+    std::vector<uint16_t> bits(n);
+    hid_t ds = H5Dopen2(f.id(), name, H5P_DEFAULT);
+    REQUIRE(H5Dread(ds, h5::f16_type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data()) >= 0);
+    H5Dclose(ds);
+    CHECK(bits == golden);
+    // Reading widens the halves exactly, as HDF5's own widening does.
+    const std::vector<float> ours = f.read_floats(name);
+    std::vector<float> theirs(n);
+    ds = H5Dopen2(f.id(), name, H5P_DEFAULT);
+    REQUIRE(H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, theirs.data()) >= 0);
+    H5Dclose(ds);
+    CHECK(std::memcmp(ours.data(), theirs.data(), n * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("KV dump round trip, fp32 and fp16, appended in windows") {

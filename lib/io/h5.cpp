@@ -295,9 +295,9 @@ void File::write_raw(const std::string& name, hid_t file_type, hid_t mem_type, c
     const hsize_t rows = std::max<hsize_t>(1, 65536 / std::max<hsize_t>(row, 1));
     chunk[0] = extendable ? rows : std::max<hsize_t>(1, std::min(shape[0], rows));
     H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
-    if (compress) {
+    if (compress) {  // level 1: keys and values barely compress (FP16: 13 %); level 4 saved 1.4 % more, slower
       H5Pset_shuffle(dcpl.get());
-      H5Pset_deflate(dcpl.get(), 4);
+      H5Pset_deflate(dcpl.get(), 1);
     }
   }
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);

@@ -33,6 +33,26 @@ inline constexpr const char* kModelDeviceHelp =
 
 #ifdef LEXICO_HAVE_CUDA
 
+// The checks every GPU path starts with: --device, a usable GPU, a model
+// shape the GPU forward takes. `reason` is empty when the GPU may run it;
+// else say_cpu() prints it when worth saying (a GPU was asked for or is
+// present) — auto on a machine without a GPU is the plain CPU case.
+struct GpuChoice {
+  Device device;
+  const cuda::DeviceInfo& info = cuda::device_info();
+  std::string reason;
+  GpuChoice(const std::string& device_name, const ModelConfig& config) : device(parse_device(device_name)) {
+    if (device == Device::Cpu) reason = "--device cpu";
+    else if (!info.usable) reason = "no usable CUDA GPU (" + info.reason + ")";
+    else if (const std::string why = cuda::GpuModel::unsupported_reason(config); !why.empty())
+      reason = "the GPU model does not take this model: " + why;
+  }
+  void say_cpu(const char* app, const std::string& why) const {
+    if (device == Device::Cuda || (device == Device::Auto && info.usable))
+      fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
+  }
+};
+
 // One sequence on the GPU: the shared GpuModel and a cache of its own.
 class GpuSequence : public Sequence {
  public:
@@ -63,23 +83,19 @@ class GpuWindows {
   // Null when the CPU is to run it (after a line on stderr, as GpuRunner::make).
   static std::unique_ptr<GpuWindows> make(const Model& model, const std::string& device_name, int ctx,
                                           const char* app) {
-    const Device device = parse_device(device_name);
-    if (device == Device::Cpu) return nullptr;
-    const cuda::DeviceInfo& info = cuda::device_info();
-    auto cpu = [&](const std::string& why) -> std::unique_ptr<GpuWindows> {
-      if (device == Device::Cuda || info.usable) fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
+    const GpuChoice choice(device_name, model.config());
+    if (!choice.reason.empty()) {
+      choice.say_cpu(app, choice.reason);
       return nullptr;
-    };
-    if (!info.usable) return cpu("no usable CUDA GPU (" + info.reason + ")");
-    const std::string why = cuda::GpuModel::unsupported_reason(model.config());
-    if (!why.empty()) return cpu("the GPU model does not take this model: " + why);
+    }
     try {
       auto windows = std::unique_ptr<GpuWindows>(new GpuWindows(model, ctx));
-      fmt::print(stderr, "{}: model on {}\n", app, info.summary());
+      fmt::print(stderr, "{}: model on {}\n", app, choice.info.summary());
       return windows;
     } catch (const Error& e) {
       if (!cuda::is_gpu_error(e)) throw;
-      return cpu(e.what());
+      choice.say_cpu(app, e.what());  // the weights do not fit
+      return nullptr;
     }
   }
   // Runs one window from position 0, reporting keys and values to the observer.
@@ -99,16 +115,12 @@ class GpuRunner {
   // Null when the CPU is to run `spec` (after the line on stderr described above).
   static std::unique_ptr<GpuRunner> make(const Runtime& runtime, const std::string& device_name,
                                          const std::string& spec, const char* app) {
-    const Device device = parse_device(device_name);
-    if (device == Device::Cpu) return nullptr;
-    const cuda::DeviceInfo& info = cuda::device_info();
+    const GpuChoice choice(device_name, runtime.model().config());
     auto cpu = [&](const std::string& why) -> std::unique_ptr<GpuRunner> {
-      if (device == Device::Cuda || info.usable) fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
+      choice.say_cpu(app, why);
       return nullptr;
     };
-    if (!info.usable) return cpu("no usable CUDA GPU (" + info.reason + ")");
-    const std::string why = cuda::GpuModel::unsupported_reason(runtime.model().config());
-    if (!why.empty()) return cpu("the GPU model does not take this model: " + why);
+    if (!choice.reason.empty()) return cpu(choice.reason);
     const std::string name = split_cache_spec(spec).name;
     if (name == "lexico") {
       const LexicoOptions o = parse_lexico_spec(spec);
@@ -124,7 +136,7 @@ class GpuRunner {
     }
     try {
       auto runner = std::unique_ptr<GpuRunner>(new GpuRunner(runtime));
-      fmt::print(stderr, "{}: model and cache on {}\n", app, info.summary());
+      fmt::print(stderr, "{}: model and cache on {}\n", app, choice.info.summary());
       return runner;
     } catch (const Error& e) {
       if (!cuda::is_gpu_error(e)) throw;

@@ -50,6 +50,7 @@
 #include "lexico/error.h"
 #include "lexico/lexico_cache.h"
 #include "lexico/model.h"
+#include "lexico/synthetic_model.h"
 #include "lexico/model_tokenizer.h"
 #include "lexico/omp.h"
 
@@ -143,18 +144,6 @@ RecordedKv record_prefill(const Model& model, const std::vector<int>& tokens, in
   return kv;
 }
 
-Dictionary random_dictionaries(const CacheShape& shape, int n_atoms, uint32_t seed) {
-  Dictionary d;
-  d.model = "random";
-  d.n_layers = shape.n_layers;
-  d.head_dim = shape.head_dim;
-  d.n_atoms = n_atoms;
-  for (int l = 0; l < shape.n_layers; ++l) {
-    d.layers[l].keys = random_dictionary(shape.head_dim, n_atoms, uint64_t(seed) + 2 * uint64_t(l));
-    d.layers[l].values = random_dictionary(shape.head_dim, n_atoms, uint64_t(seed) + 2 * uint64_t(l) + 1);
-  }
-  return d;
-}
 
 struct Row {
   std::string measure;  // "forward" or "omp"
@@ -362,7 +351,7 @@ int main(int argc, char** argv) {
       start = Clock::now();
       const auto dicts = file_dictionary
                              ? std::make_shared<const LexicoDictionaries>(*file_dictionary, shape, dictionary_path)
-                             : std::make_shared<const LexicoDictionaries>(random_dictionaries(shape, n_atoms, seed),
+                             : std::make_shared<const LexicoDictionaries>(synthetic_dictionary(shape, n_atoms, seed),
                                                                           shape, "random dictionary");
       fmt::print(stderr, "N = {}: dictionaries and Gram matrices in {:.1f} s\n", n_atoms, ms_since(start) / 1000);
       for (int context : st.contexts) {

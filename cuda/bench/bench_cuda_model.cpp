@@ -64,29 +64,6 @@ ModelConfig shape_config(const std::string& name) {
   return c;
 }
 
-Dictionary random_dictionaries(const CacheShape& shape, int n_atoms, uint32_t seed) {
-  Dictionary d;
-  d.n_layers = shape.n_layers;
-  d.head_dim = shape.head_dim;
-  d.n_atoms = n_atoms;
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal;
-  for (int l = 0; l < shape.n_layers; ++l)
-    for (Eigen::MatrixXf* m : {&d.layers[l].keys, &d.layers[l].values}) {
-      *m = Eigen::MatrixXf::NullaryExpr(shape.head_dim, n_atoms, [&] { return normal(rng); });
-      m->colwise().normalize();
-    }
-  return d;
-}
-
-std::vector<int> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> token(0, vocab - 1);
-  std::vector<int> t(n);
-  for (int& x : t) x = token(rng);
-  return t;
-}
-
 // Waits for codes still being computed on the side stream.
 void settle(GpuKvCache& cache, cudaStream_t stream) {
   if (auto* lexico = dynamic_cast<GpuLexicoCache*>(&cache)) lexico->flush(stream);
@@ -118,7 +95,7 @@ double fill(GpuKvCache& cache, int64_t context, cudaStream_t stream) {
 
 // Milliseconds per decoded token over kDecodeTokens tokens from position `pos`.
 double decode_ms(GpuModel& model, GpuKvCache& cache, int64_t pos) {
-  const std::vector<int> tokens = random_tokens(kDecodeTokens + 2, model.config().vocab_size, 9);
+  const std::vector<int> tokens = synthetic_tokens(kDecodeTokens + 2, model.config().vocab_size, 9);
   model.forward(std::span<const int>(tokens.data(), 1), pos, cache);  // warm-up
   model.forward(std::span<const int>(tokens.data() + 1, 1), pos + 1, cache);
   const auto t0 = Clock::now();
@@ -187,7 +164,7 @@ int main(int argc, char** argv) {
 
   auto t0 = Clock::now();
   const Model model = synthetic_model(config, 1);
-  const Dictionary dict = random_dictionaries(shape, n_atoms, 2);
+  const Dictionary dict = synthetic_dictionary(shape, n_atoms, 2);
   std::printf("synthetic weights and dictionaries made in %.1f s\n", seconds_since(t0));
   reset_device_bytes_peak();
   GpuModel gpu(model, WeightPrecision::F16, kPrefillStep);
@@ -202,7 +179,7 @@ int main(int argc, char** argv) {
   // side stream is still computing.
   std::printf("prefill through the model, ms until the first token / until all is coded:\n");
   for (int length : {2048, 8192}) {
-    const std::vector<int> prompt = random_tokens(length, config.vocab_size, 3);
+    const std::vector<int> prompt = synthetic_tokens(length, config.vocab_size, 3);
     double full_ms = 0;
     for (const CacheKind& kind : kinds) {
       {
@@ -257,7 +234,7 @@ int main(int argc, char** argv) {
   // The CPU reference: the same model, FP32 full cache, all cores.
   const int64_t cpu_context = contexts.front();
   FullCache cpu_cache(shape);
-  const std::vector<int> cpu_prompt = random_tokens(int(cpu_context), config.vocab_size, 4);
+  const std::vector<int> cpu_prompt = synthetic_tokens(int(cpu_context), config.vocab_size, 4);
   t0 = Clock::now();
   model.forward(cpu_prompt, 0, cpu_cache);
   const double cpu_prefill = seconds_since(t0);

@@ -41,32 +41,11 @@ ModelConfig small_config(bool qkv_bias, bool tied) {
   return c;
 }
 
-std::vector<int> random_tokens(int n, int vocab, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> token(0, vocab - 1);
-  std::vector<int> t(n);
-  for (int& x : t) x = token(rng);
-  return t;
-}
-
 // max |a − b| relative to max |b|.
 float relative_error(const Matrix& a, const Matrix& b) {
   REQUIRE(a.rows() == b.rows());
   REQUIRE(a.cols() == b.cols());
   return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff();
-}
-
-Dictionary random_dictionary_set(const CacheShape& shape, int n_atoms, uint32_t seed) {
-  Dictionary d;
-  d.model = "random";
-  d.n_layers = shape.n_layers;
-  d.head_dim = shape.head_dim;
-  d.n_atoms = n_atoms;
-  for (int l = 0; l < shape.n_layers; ++l) {
-    d.layers[l].keys = random_dictionary(shape.head_dim, n_atoms, seed + 2 * l);
-    d.layers[l].values = random_dictionary(shape.head_dim, n_atoms, seed + 2 * l + 1);
-  }
-  return d;
 }
 
 }  // namespace
@@ -95,7 +74,7 @@ TEST_CASE("GPU model: FP32 with the GPU full cache equals the CPU model with FP1
       CAPTURE(tied);
       const Model cpu = synthetic_model(small_config(bias, tied), 7 + bias + 2 * tied);
       const ModelConfig& c = cpu.config();
-      const std::vector<int> tokens = random_tokens(45, c.vocab_size, 3);
+      const std::vector<int> tokens = synthetic_tokens(45, c.vocab_size, 3);
       const std::span<const int> prompt(tokens.data(), 37);
 
       FullCache cpu_cache(c.cache_shape(), FullCache::Storage::F16);
@@ -119,7 +98,7 @@ TEST_CASE("GPU model: the observer sees the CPU's keys (before and after RoPE) a
   LEXICO_REQUIRE_GPU();
   const Model cpu = synthetic_model(small_config(true, false), 13);
   const ModelConfig& c = cpu.config();
-  const std::vector<int> tokens = random_tokens(24, c.vocab_size, 6);
+  const std::vector<int> tokens = synthetic_tokens(24, c.vocab_size, 6);
   using Seen = std::vector<std::vector<float>>;  // per layer: k_pre, k, v concatenated
   auto recorder = [&](Seen& seen) {
     return [&seen, &c](int layer, int64_t pos0, int n, const float* pre, const float* k, const float* v) {
@@ -149,7 +128,7 @@ TEST_CASE("GPU model: FP16 weights stay within FP16 rounding of the CPU") {
   LEXICO_REQUIRE_GPU();
   const Model cpu = synthetic_model(small_config(true, false), 11);
   const ModelConfig& c = cpu.config();
-  const std::vector<int> tokens = random_tokens(30, c.vocab_size, 4);
+  const std::vector<int> tokens = synthetic_tokens(30, c.vocab_size, 4);
   FullCache cpu_cache(c.cache_shape(), FullCache::Storage::F16);
   const Matrix ref = cpu.forward(tokens, 0, cpu_cache, Logits::All);
   GpuModel gpu(cpu, WeightPrecision::F16);
@@ -168,7 +147,7 @@ TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
   const Model cpu = synthetic_model(small_config(false, true), 21);
   const ModelConfig& c = cpu.config();
   const CacheShape shape = c.cache_shape();
-  const Dictionary dict = random_dictionary_set(shape, 256, 100);
+  const Dictionary dict = synthetic_dictionary(shape, 256, 100);
   GpuModel gpu(cpu, WeightPrecision::F32, 64);
   for (float delta : {0.0f, 0.8f})
     for (bool overlap : {false, true}) {
@@ -184,7 +163,7 @@ TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
       LexicoOptions cpu_options = o;
       cpu_options.buffer += overlap;
       const int prompt_length = overlap ? o.buffer + 1 : 40;
-      const std::vector<int> tokens = random_tokens(110, c.vocab_size, 5);
+      const std::vector<int> tokens = synthetic_tokens(110, c.vocab_size, 5);
       LexicoCache cpu_cache(shape, dict, cpu_options);
       GpuLexicoCache gpu_cache(shape, dict, o, 128, 64, overlap);
       const std::span<const int> prompt(tokens.data(), prompt_length);
@@ -247,7 +226,7 @@ TEST_CASE("GPU lexico cache: shapes the kernels do not take and misuse are refus
   o.sparsity = 48;
   CHECK(GpuLexicoCache::unsupported_reason(shape, 4096, o, 64).find("32") != std::string::npos);
   LEXICO_REQUIRE_GPU();
-  const Dictionary dict = random_dictionary_set(shape, 256, 5);
+  const Dictionary dict = synthetic_dictionary(shape, 256, 5);
   o.sparsity = 8;
   o.buffer = 8;
   CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 64, 512), doctest::Contains("buffer"), Error);

@@ -1,7 +1,10 @@
 #include "lexico/synthetic_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+
+#include "lexico/dictionary_training_step.h"
 
 namespace lexico {
 
@@ -40,6 +43,27 @@ Model synthetic_model(const ModelConfig& c, uint32_t seed) {
   w.final_norm = vec(c.dim, 1.0f, 0.1f);
   if (!c.tied_embeddings) w.output = mat(c.vocab_size, c.dim);
   return Model(c, std::move(w));
+}
+
+Dictionary synthetic_dictionary(const CacheShape& shape, int n_atoms, uint32_t seed) {
+  Dictionary d;
+  d.model = "synthetic";
+  d.n_layers = shape.n_layers;
+  d.head_dim = shape.head_dim;
+  d.n_atoms = n_atoms;
+  for (int l = 0; l < shape.n_layers; ++l) {
+    d.layers[l].keys = random_dictionary(shape.head_dim, n_atoms, uint64_t(seed) + 2 * uint64_t(l));
+    d.layers[l].values = random_dictionary(shape.head_dim, n_atoms, uint64_t(seed) + 2 * uint64_t(l) + 1);
+  }
+  return d;
+}
+
+std::vector<int> synthetic_tokens(int n, int vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> token(0, vocab - 1);
+  std::vector<int> t(size_t(std::max(n, 0)));
+  for (int& x : t) x = token(rng);
+  return t;
 }
 
 }  // namespace lexico

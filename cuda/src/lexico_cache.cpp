@@ -76,14 +76,13 @@ std::string GpuLexicoCache::unsupported_reason(const CacheShape& shape, int n_at
                                                int max_step) {
   std::string why = GpuOmpEncoder::unsupported_reason(shape.head_dim, n_atoms, omp_options(o));
   if (why.empty()) why = SparseDecodeAttention::unsupported_reason(decode_shape(shape, n_atoms, o, 1, max_step));
-  if (why.empty() && n_atoms > 65536) why = fmt::format("{} atoms do not fit 16-bit indices", n_atoms);
   return why;
 }
 
 GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options,
                                int64_t capacity, int max_step, bool overlap_encoding)
     : GpuKvCache(shape, capacity, max_step), options_(checked(shape, dictionary, options)),
-      n_atoms_(dictionary.n_atoms), buffer_capacity_(options.buffer + max_step),
+      n_atoms_(dictionary.n_atoms), buffer_capacity_(options_.buffer + max_step),
       encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
       buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
       attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step)),
@@ -193,12 +192,16 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
   attention_.run(layer_view(layer), q, out, n_tokens, compressed_[layer], stream);
 }
 
-void GpuLexicoCache::finish_step(cudaStream_t stream) {
+void GpuLexicoCache::check_layers_in_step() const {
   for (int l = 1; l < shape_.n_layers; ++l)
     if (buffered_[l] != buffered_[0] || compressed_[l] != compressed_[0])
-      usage_error(name(), "layers differ in length at the end of a step (layer 0 holds {}, layer {} holds {}): "
-                          "every layer appends and attends in a step",
+      usage_error(name(), "layers differ in length (layer 0 holds {}, layer {} holds {}): every layer appends and "
+                          "attends in a step",
                   length(0), l, length(l));
+}
+
+void GpuLexicoCache::finish_step(cudaStream_t stream) {
+  check_layers_in_step();
   commit(stream);
   const int64_t c = buffered_[0] - options_.buffer;  // tokens to code, per layer and KV head
   if (c <= 0) return;
@@ -232,6 +235,7 @@ void GpuLexicoCache::encode(int64_t c, cudaStream_t stream) {
 
 void GpuLexicoCache::commit(cudaStream_t stream) {
   if (pending_ == 0) return;
+  check_layers_in_step();  // the rows to drop sit at the front of every layer's buffer alike
   const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
   const int groups = 2 * L * H;
   const int64_t c = pending_, t0 = compressed_[0], keep = buffered_[0] - c;

@@ -72,6 +72,8 @@ class GpuLexicoCache : public GpuKvCache {
   void encode(int64_t c, cudaStream_t stream);
   // Stores the pending codes and drops their rows from the buffer.
   void commit(cudaStream_t stream);
+  // usage_error unless every layer holds as many tokens as layer 0.
+  void check_layers_in_step() const;
 
   LexicoOptions options_;
   int n_atoms_;

@@ -129,8 +129,6 @@ std::string GpuLexicoCache::name() const {
   return n + " (GPU)";
 }
 
-size_t GpuLexicoCache::payload_bytes() const { return indices_.bytes() + codes_.bytes() + buffer_.bytes(); }
-
 size_t GpuLexicoCache::used_bytes() const {
   size_t n = 0;
   const size_t per_code = 3 * size_t(options_.sparsity), per_row = 2 * size_t(shape_.head_dim);

@@ -29,7 +29,6 @@ class Runtime {
 
   const Model& model() const { return model_; }
   const Tokenizer& tokenizer() const { return *tokenizer_; }
-  const RuntimeOptions& options() const { return options_; }
   // The dictionary, when the spec needs one (else null).
   const Dictionary* dictionary() const { return dictionary_.get(); }
   // The spec with --kv-budget resolved for a sequence of `length` tokens.

@@ -21,7 +21,6 @@ class GpuFullCache : public GpuKvCache {
   void attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) override;
   void finish_step(cudaStream_t) override {}
   int64_t length(int layer) const override { return length_.at(layer); }
-  size_t payload_bytes() const override { return keys_.bytes() + values_.bytes(); }
   size_t used_bytes() const override;
   std::string name() const override { return "full-fp16 (GPU)"; }
 

@@ -34,13 +34,10 @@ class GpuKvCache {
   virtual void finish_step(cudaStream_t stream) = 0;
 
   virtual int64_t length(int layer) const = 0;
-  int64_t capacity() const { return capacity_; }
   int max_step_tokens() const { return max_step_; }
-  // Device bytes of the stored keys and values (codes and buffers), as
-  // allocated for the whole capacity; shared tables (dictionaries) excluded.
-  virtual size_t payload_bytes() const = 0;
   // Bytes the cache's current positions take in its storage (what the CPU
-  // twin's payload_bytes() counts for the same positions).
+  // twin's payload_bytes() counts for the same positions); the device holds
+  // the whole capacity's worth from the start.
   virtual size_t used_bytes() const = 0;
   virtual std::string name() const = 0;
   const CacheShape& shape() const { return shape_; }

@@ -54,12 +54,10 @@ class GpuLexicoCache : public GpuKvCache {
   // Committed codes; tokens still being coded count as buffered.
   int64_t compressed_length(int layer) const { return compressed_.at(layer); }
   int64_t buffer_length(int layer) const { return buffered_.at(layer); }
-  size_t payload_bytes() const override;
   size_t used_bytes() const override;
   // Dictionaries held for attention and for the encoder.
   size_t table_bytes() const;
   std::string name() const override;
-  const LexicoOptions& options() const { return options_; }
   // The stored code of compressed token `token` (0 = oldest) of one head, as
   // LexicoCache::code: s indices and FP8 codes (synchronises; for tests;
   // flush() first for the newest).

@@ -43,7 +43,6 @@ class GpuModel {
                  const KvObserver& observer = {});
 
   const ModelConfig& config() const { return config_; }
-  int max_step() const { return max_step_; }
   size_t weight_bytes() const;
   cudaStream_t stream() const;
 

@@ -5,7 +5,24 @@
 
 #include <cuda_runtime_api.h>
 
+#include "lexico/cuda/attention.h"
+#include "lexico/kv_cache.h"
+
 namespace lexico::cuda::cache_detail {
+
+// The shape DenseDecodeAttention is planned for over `rows` FP16 rows a KV
+// head (a full cache, or the Lexico cache's buffer), a step's max_step
+// queries attended as a batch over the one sequence.
+inline DecodeShape dense_shape(const CacheShape& shape, int64_t rows, int max_step) {
+  DecodeShape d;
+  d.batch = max_step;
+  d.n_heads = shape.n_heads;
+  d.n_kv_heads = shape.n_kv_heads;
+  d.head_dim = shape.head_dim;
+  d.compressed_capacity = rows;
+  d.buffer_capacity = 0;
+  return d;
+}
 
 // A step's new keys and values k, v [n][groups][row_len] (float, token-major
 // as the model makes them) to FP16 rows [row0, row0 + n) of each of `groups`

@@ -5,24 +5,9 @@
 
 namespace lexico::cuda {
 
-namespace {
-
-DecodeShape dense_shape(const CacheShape& shape, int64_t capacity, int max_step) {
-  DecodeShape d;
-  d.batch = max_step;  // a step's queries are attended as a batch over one sequence
-  d.n_heads = shape.n_heads;
-  d.n_kv_heads = shape.n_kv_heads;
-  d.head_dim = shape.head_dim;
-  d.compressed_capacity = capacity;
-  d.buffer_capacity = 0;
-  return d;
-}
-
-}  // namespace
-
 GpuFullCache::GpuFullCache(CacheShape shape, int64_t capacity, int max_step)
     : GpuKvCache(shape, capacity, max_step), length_(shape.n_layers, 0),
-      attention_(dense_shape(shape, capacity, max_step)) {
+      attention_(cache_detail::dense_shape(shape, capacity, max_step)) {
   const size_t n = size_t(shape.n_layers) * shape.n_kv_heads * capacity * shape.head_dim;
   keys_.resize(n, "full cache keys");
   values_.resize(n, "full cache values");

@@ -40,18 +40,6 @@ DecodeShape decode_shape(const CacheShape& shape, int n_atoms, const LexicoOptio
   return d;
 }
 
-// The buffer seen as a dense FP16 cache of n_b + max_step rows.
-DecodeShape buffer_shape(const CacheShape& shape, const LexicoOptions& o, int max_step) {
-  DecodeShape d;
-  d.batch = max_step;
-  d.n_heads = shape.n_heads;
-  d.n_kv_heads = shape.n_kv_heads;
-  d.head_dim = shape.head_dim;
-  d.compressed_capacity = o.buffer + max_step;
-  d.buffer_capacity = 0;
-  return d;
-}
-
 OmpOptions omp_options(const LexicoOptions& o) {
   OmpOptions omp;
   omp.sparsity = o.sparsity;
@@ -86,7 +74,7 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
       encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
       buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
       attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step)),
-      buffer_attention_(buffer_shape(shape, options_, max_step)) {
+      buffer_attention_(cache_detail::dense_shape(shape, options_.buffer + max_step, max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
   const size_t N = n_atoms_;
   std::vector<float> atoms(2 * L * N * m);

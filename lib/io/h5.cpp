@@ -311,9 +311,10 @@ void File::write_raw(const std::string& name, hid_t file_type, hid_t mem_type, c
 
 namespace {
 
-// HDF5's own float <-> binary16 conversion is a bit-by-bit soft path (about
-// 100 ns a value, most of a harvest's time); ours is the same rounding
-// (nearest, ties to even; tested against HDF5's) at memory speed.
+// HDF5 1.10's own float -> binary16 conversion is a bit-by-bit soft path
+// (most of a harvest's time) and rounds wrongly (ties away from zero,
+// truncated subnormals, 0.99995 -> 0.5); ours rounds to nearest, ties to
+// even, as numpy does (data/golden/f16_rounding.txt), at memory speed.
 bool is_f16(hid_t type) { return H5Tequal(type, f16_type()) > 0; }
 
 std::vector<uint16_t> to_half(const float* data, size_t n) {

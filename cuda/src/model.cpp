@@ -54,13 +54,14 @@ DeviceBuffer<float> upload(const Vector& v, const char* what) {
   return d;
 }
 
-Matrix stack(std::initializer_list<const Matrix*> parts) {
+// The parts' rows one after the other, as float32 (quantized weights dequantized).
+Matrix stack(std::initializer_list<const WeightMatrix*> parts) {
   Eigen::Index rows = 0;
-  for (const Matrix* p : parts) rows += p->rows();
+  for (const WeightMatrix* p : parts) rows += p->rows();
   Matrix m(rows, (*parts.begin())->cols());
   Eigen::Index r = 0;
-  for (const Matrix* p : parts) {
-    m.middleRows(r, p->rows()) = *p;
+  for (const WeightMatrix* p : parts) {
+    p->rows_to_float(0, p->rows(), m.row(r).data());
     r += p->rows();
   }
   return m;
@@ -162,13 +163,13 @@ GpuModel::GpuModel(const Model& model, WeightPrecision precision, int max_step)
       d.qkv_bias = upload(b, "Q/K/V bias");
     }
     d.qkv = upload(stack({&lw.wq, &lw.wk, &lw.wv}), precision, "Q/K/V weights");
-    d.wo = upload(lw.wo, precision, "output projection");
+    d.wo = upload(lw.wo.dense(), precision, "output projection");
     d.gate_up = upload(stack({&lw.w_gate, &lw.w_up}), precision, "gate/up weights");
-    d.down = upload(lw.w_down, precision, "down projection");
+    d.down = upload(lw.w_down.dense(), precision, "down projection");
     g.layers.push_back(std::move(d));
   }
-  g.embedding = upload(w.token_embedding, precision, "token embedding");
-  if (w.output.size()) g.output = upload(w.output, precision, "output weights");
+  g.embedding = upload(w.token_embedding.dense(), precision, "token embedding");
+  if (w.output.size()) g.output = upload(w.output.dense(), precision, "output weights");
   g.final_norm = upload(w.final_norm, "final norm");
 
   const ModelConfig& c = config_;

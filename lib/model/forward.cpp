@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "lexico/error.h"
 #include "lexico/model.h"
@@ -23,15 +24,21 @@ namespace {
 // for an output depends on its slice's shape: so the result is bitwise the
 // same on any number of threads. (Slicing by thread count made perplexities
 // of a coarse cache such as int4 move by 2 % between 2 and 3 threads: the last
-// bits of a key decide some of its 4-bit codes.)
-void matmul(const Matrix& x, const Matrix& w, Matrix& y) {
+// bits of a key decide some of its 4-bit codes.) A quantized w is dequantized
+// a slice at a time into the thread's scratch: the same float32 values in the
+// same layout, so the same products as a float32 w.
+void matmul(const Matrix& x, const WeightMatrix& w, Matrix& y) {
   constexpr Eigen::Index kSlice = 64;
   y.resize(x.rows(), w.rows());
   const Eigen::Index n = w.rows(), slices = (n + kSlice - 1) / kSlice;
-#pragma omp parallel for schedule(static)
-  for (Eigen::Index p = 0; p < slices; ++p) {
-    const Eigen::Index r0 = p * kSlice, len = std::min(kSlice, n - r0);
-    y.middleCols(r0, len).noalias() = x * w.middleRows(r0, len).transpose();
+#pragma omp parallel
+  {
+    std::vector<float> scratch;
+#pragma omp for schedule(static)
+    for (Eigen::Index p = 0; p < slices; ++p) {
+      const Eigen::Index r0 = p * kSlice, len = std::min(kSlice, n - r0);
+      y.middleCols(r0, len).noalias() = x * w.rows_view(r0, len, scratch).transpose();
+    }
   }
 }
 
@@ -60,7 +67,7 @@ Matrix Model::forward(std::span<const int> tokens, int64_t pos, KvCache& cache, 
   for (int t = 0; t < n; ++t) {
     if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
       bad_input("tokens", "token id {} is out of range (vocabulary of {})", tokens[t], c.vocab_size);
-    x.row(t) = weights_.token_embedding.row(tokens[t]);
+    weights_.token_embedding.rows_to_float(tokens[t], 1, x.row(t).data());
   }
   const RopeAngles angles = rope_.angles(pos, n);
 

@@ -28,9 +28,15 @@ void check_shape(const std::string& where, const std::string& name, const std::v
 }
 
 // GGUF lists dimensions fastest first: a [rows, cols] matrix is [cols, rows].
-Matrix gguf_matrix(const GgufFile& g, const std::string& name, int64_t rows, int64_t cols) {
+// Block types are kept as blocks (a copy of the mapped bytes); float32 is read.
+WeightMatrix gguf_matrix(const GgufFile& g, const std::string& name, int64_t rows, int64_t cols) {
   const GgufTensor& t = g.tensor(name);
   check_shape(g.path(), name, t.shape, {cols, rows});
+  if (t.type != GgmlType::F32) {
+    const size_t bytes = size_t(rows) * size_t(cols / ggml_block_size(t.type)) * size_t(ggml_block_bytes(t.type));
+    if (bytes > t.n_bytes) bad_input(g.path(), "tensor '{}' holds {} bytes, {} expected", name, t.n_bytes, bytes);
+    return WeightMatrix(t.type, rows, cols, std::vector<uint8_t>(t.data, t.data + bytes));
+  }
   Matrix m(rows, cols);
   constexpr int64_t kChunk = 64;  // rows per task: dequantization is the slow part of loading
 #pragma omp parallel for schedule(dynamic)
@@ -86,17 +92,37 @@ void permute_qk(LayerWeights& l, const ModelConfig& c) {
 
 }  // namespace
 
-void interleaved_to_half_split(Matrix& w, int n_heads, int head_dim) {
+namespace {
+
+// Row i of the half-split layout is row half_split_order[i] of the interleaved one.
+std::vector<int64_t> half_split_order(int n_heads, int head_dim) {
   const int half = head_dim / 2;
-  Matrix head(head_dim, w.cols());
-  for (int h = 0; h < n_heads; ++h) {
-    auto rows = w.middleRows(static_cast<Eigen::Index>(h) * head_dim, head_dim);
-    head = rows;
+  std::vector<int64_t> order(size_t(n_heads) * head_dim);
+  for (int h = 0; h < n_heads; ++h)
     for (int i = 0; i < half; ++i) {
-      rows.row(i) = head.row(2 * i);
-      rows.row(half + i) = head.row(2 * i + 1);
+      order[size_t(h) * head_dim + i] = int64_t(h) * head_dim + 2 * i;
+      order[size_t(h) * head_dim + half + i] = int64_t(h) * head_dim + 2 * i + 1;
     }
-  }
+  return order;
+}
+
+}  // namespace
+
+void interleaved_to_half_split(Matrix& w, int n_heads, int head_dim) {
+  const std::vector<int64_t> order = half_split_order(n_heads, head_dim);
+  const Matrix old = w;
+  for (size_t i = 0; i < order.size(); ++i) w.row(Eigen::Index(i)) = old.row(order[i]);
+}
+
+void interleaved_to_half_split(WeightMatrix& w, int n_heads, int head_dim) {
+  w.permute_rows(half_split_order(n_heads, head_dim));
+}
+
+size_t Weights::matrix_bytes() const {
+  size_t n = token_embedding.bytes() + output.bytes();
+  for (const LayerWeights& l : layers)
+    for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) n += m->bytes();
+  return n;
 }
 
 void interleaved_to_half_split(Vector& bias, int n_heads, int head_dim) {

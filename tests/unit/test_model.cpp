@@ -55,10 +55,10 @@ TEST_CASE("model: one tiny model read from llama2.c, safetensors and GGUF gives 
     CHECK(c.config().tied_embeddings == tied);
     // Interleaved Wq/Wk rows (llama2.c, GGUF) come back in the HF layout exactly.
     for (const Model* m : {&a, &b, &c}) {
-      CHECK(m->weights().layers[1].wq == b.weights().layers[1].wq);
-      CHECK(m->weights().layers[1].wk == b.weights().layers[1].wk);
-      CHECK(std::equal(m->weights().layers[0].wk.data(), m->weights().layers[0].wk.data() + m->weights().layers[0].wk.size(),
-                       tiny.w.at("model.layers.0.self_attn.k_proj.weight").begin()));
+      CHECK(m->weights().layers[1].wq.dense() == b.weights().layers[1].wq.dense());
+      CHECK(m->weights().layers[1].wk.dense() == b.weights().layers[1].wk.dense());
+      const Matrix wk0 = m->weights().layers[0].wk.dense();
+      CHECK(std::equal(wk0.data(), wk0.data() + wk0.size(), tiny.w.at("model.layers.0.self_attn.k_proj.weight").begin()));
     }
     const std::vector<int> tokens = {1, 5, 3, 7, 2, 9, 10, 0};
     const Matrix la = all_logits(a, tokens), lb = all_logits(b, tokens), lc = all_logits(c, tokens);

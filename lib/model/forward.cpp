@@ -26,7 +26,9 @@ namespace {
 // of a coarse cache such as int4 move by 2 % between 2 and 3 threads: the last
 // bits of a key decide some of its 4-bit codes.) A quantized w is dequantized
 // a slice at a time into the thread's scratch: the same float32 values in the
-// same layout, so the same products as a float32 w.
+// same layout, so the same products as a float32 w; except for one row of x
+// (a decoding step, bound by reading w) over Q4_0/Q4_1/Q8_0 blocks, whose dot
+// products read the blocks directly.
 void matmul(const Matrix& x, const WeightMatrix& w, Matrix& y) {
   constexpr Eigen::Index kSlice = 64;
   y.resize(x.rows(), w.rows());
@@ -37,7 +39,10 @@ void matmul(const Matrix& x, const WeightMatrix& w, Matrix& y) {
 #pragma omp for schedule(static)
     for (Eigen::Index p = 0; p < slices; ++p) {
       const Eigen::Index r0 = p * kSlice, len = std::min(kSlice, n - r0);
-      y.middleCols(r0, len).noalias() = x * w.rows_view(r0, len, scratch).transpose();
+      if (x.rows() == 1 && w.direct_dot())
+        w.dot_rows(r0, len, x.data(), y.data() + r0);
+      else
+        y.middleCols(r0, len).noalias() = x * w.rows_view(r0, len, scratch).transpose();
     }
   }
 }

@@ -28,15 +28,9 @@ constexpr uint32_t kNumTypes = sizeof(kTypes) / sizeof(kTypes[0]);
 
 const TypeInfo& info(GgmlType type) { return kTypes[static_cast<uint32_t>(type)]; }
 
-float f16_at(const uint8_t* p) {
-  uint16_t h;
-  std::memcpy(&h, p, 2);
-  return half_to_float(h);
-}
-
 // Q8_0, 34 bytes per 32 values: f16 scale d, int8 q[32]; x = d * q.
 void dequant_q8_0(const uint8_t* b, float* y) {
-  const float d = f16_at(b);
+  const float d = half_at(b);
   const auto* q = reinterpret_cast<const int8_t*>(b + 2);
   for (int i = 0; i < 32; ++i) y[i] = d * q[i];
 }
@@ -44,7 +38,7 @@ void dequant_q8_0(const uint8_t* b, float* y) {
 // Q4_0, 18 bytes per 32 values: f16 scale d, 16 bytes of nibbles. Byte i holds
 // value i in its low nibble and value i + 16 in its high nibble; x = d * (q - 8).
 void dequant_q4_0(const uint8_t* b, float* y) {
-  const float d = f16_at(b);
+  const float d = half_at(b);
   const uint8_t* q = b + 2;
   for (int i = 0; i < 16; ++i) {
     y[i] = d * static_cast<float>((q[i] & 0x0f) - 8);
@@ -55,7 +49,7 @@ void dequant_q4_0(const uint8_t* b, float* y) {
 // Q4_1, 20 bytes per 32 values: f16 scale d, f16 minimum m, nibbles as in
 // Q4_0; x = d * q + m.
 void dequant_q4_1(const uint8_t* b, float* y) {
-  const float d = f16_at(b), m = f16_at(b + 2);
+  const float d = half_at(b), m = half_at(b + 2);
   const uint8_t* q = b + 4;
   for (int i = 0; i < 16; ++i) {
     y[i] = d * static_cast<float>(q[i] & 0x0f) + m;
@@ -81,7 +75,7 @@ void scale_min_k4(int j, const uint8_t* s, uint8_t& scale, uint8_t& min) {
 // 128 bytes of nibbles. Eight sub-blocks of 32, x = d*scale*q - dmin*min; each
 // 32 bytes of nibbles hold two consecutive sub-blocks (low nibbles first).
 void dequant_q4_k(const uint8_t* b, float* y) {
-  const float d = f16_at(b), dmin = f16_at(b + 2);
+  const float d = half_at(b), dmin = half_at(b + 2);
   const uint8_t* scales = b + 4;
   const uint8_t* q = b + 16;
   for (int j = 0; j < 8; j += 2, q += 32) {
@@ -97,7 +91,7 @@ void dequant_q4_k(const uint8_t* b, float* y) {
 // Q5_K, 176 bytes per 256 values: as Q4_K plus 32 bytes qh between the scales
 // and the nibbles: bit j of qh[i] is the fifth bit of value i of sub-block j.
 void dequant_q5_k(const uint8_t* b, float* y) {
-  const float d = f16_at(b), dmin = f16_at(b + 2);
+  const float d = half_at(b), dmin = half_at(b + 2);
   const uint8_t* scales = b + 4;
   const uint8_t* qh = b + 16;
   const uint8_t* q = b + 48;
@@ -122,7 +116,7 @@ void dequant_q6_k(const uint8_t* b, float* y) {
   const uint8_t* ql = b;
   const uint8_t* qh = b + 128;
   const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-  const float d = f16_at(b + 208);
+  const float d = half_at(b + 208);
   for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
     for (int i = 0; i < 32; ++i) {
       const int s = i / 16;
@@ -156,7 +150,7 @@ void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
       std::memcpy(dst, src, static_cast<size_t>(n) * 4);
       return;
     case GgmlType::F16:
-      for (int64_t i = 0; i < n; ++i) dst[i] = f16_at(src + 2 * i);
+      for (int64_t i = 0; i < n; ++i) dst[i] = half_at(src + 2 * i);
       return;
     case GgmlType::BF16:
       for (int64_t i = 0; i < n; ++i) {

@@ -42,6 +42,12 @@ ConstMatrixMap WeightMatrix::rows_view(int64_t r0, int64_t n, std::vector<float>
   return ConstMatrixMap(scratch.data(), n, cols_);
 }
 
+void WeightMatrix::dot_rows(int64_t r0, int64_t n, const float* x, float* y) const {
+  if (!direct_dot() || r0 < 0 || n < 0 || r0 > rows_ - n)
+    internal_error("weights", "direct dot over rows [{}, {}) of {} (type {})", r0, r0 + n, rows_, int(type_));
+  quantized_dot_rows(type_, blocks_.data() + size_t(r0) * row_bytes_, n, cols_, x, y);
+}
+
 Matrix WeightMatrix::dense() const {
   if (type_ == GgmlType::F32) return dense_;
   Matrix m(rows_, cols_);

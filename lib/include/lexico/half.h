@@ -49,4 +49,7 @@ inline uint16_t float_to_half(float f) {
 
 inline float bf16_to_float(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
 
+// A little-endian binary16 at any byte address (the scales in model files' blocks).
+inline float half_at(const uint8_t* p) { return half_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+
 }  // namespace lexico

@@ -30,4 +30,12 @@ int ggml_block_bytes(GgmlType type);
 // Dequantizes n elements (a multiple of the block size) from src to dst.
 void dequantize_row(GgmlType type, const uint8_t* src, float* dst, int64_t n);
 
+// Whether quantized_dot_rows takes this type (Q4_0, Q4_1, Q8_0).
+bool quantized_dot_supported(GgmlType type);
+// y[r] = row r · x for n_rows consecutive rows of `cols` values (a multiple
+// of 32) stored as blocks, without dequantizing them (lib/model/quant_dot.cpp):
+// the matrix-vector product of a decoding step. Equal to the dequantized
+// rows' dot products within float rounding.
+void quantized_dot_rows(GgmlType type, const uint8_t* rows, int64_t n_rows, int64_t cols, const float* x, float* y);
+
 }  // namespace lexico

@@ -40,6 +40,11 @@ class WeightMatrix {
   ConstMatrixMap rows_view(int64_t r0, int64_t n, std::vector<float>& scratch) const;
   // All rows as float32.
   Matrix dense() const;
+  // Whether dot_rows works on the blocks directly (Q4_0, Q4_1, Q8_0).
+  bool direct_dot() const { return quantized_dot_supported(type_); }
+  // y[i] = row r0 + i · x for i < n, without dequantizing (direct_dot() only):
+  // a decoding step's matrix-vector product, reading 4.5–8.5 bits a weight.
+  void dot_rows(int64_t r0, int64_t n, const float* x, float* y) const;
   // Row i becomes old row order[i] (order a permutation of 0..rows-1).
   void permute_rows(std::span<const int64_t> order);
 

@@ -16,10 +16,19 @@ namespace lexico {
 
 namespace {
 
-// The settings a partial file must share with the run that resumes it.
-std::string settings_key(const HarvestOptions& o, size_t n_windows) {
-  return fmt::format("ctx={} max_tokens={} fp16={} prerope={} sample={} seed={} shard={}/{} windows={}", o.ctx,
-                     o.max_tokens, o.fp16, o.prerope, o.sample, o.seed, o.shard, o.n_shards, n_windows);
+// The settings a partial file must share with the run that resumes it: the
+// options, the model, the recorded layers and the token stream itself (FNV-1a
+// over the windows' ids: another text or tokenizer gives another stream).
+std::string settings_key(const HarvestOptions& o, const std::string& model_name, const std::vector<int>& layers,
+                         const std::vector<std::vector<int32_t>>& windows) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const std::vector<int32_t>& w : windows)
+    for (int32_t t : w)
+      for (int b = 0; b < 4; ++b) h = (h ^ ((uint32_t(t) >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+  return fmt::format("ctx={} max_tokens={} fp16={} prerope={} sample={} seed={} shard={}/{} windows={} model={} "
+                     "layers={} tokens={:016x}",
+                     o.ctx, o.max_tokens, o.fp16, o.prerope, o.sample, o.seed, o.shard, o.n_shards, windows.size(),
+                     model_name, fmt::join(layers, ","), h);
 }
 
 // Tokens kept from one window: all, or a seeded sample that depends only on
@@ -121,7 +130,7 @@ int64_t harvest(const WindowRun& run, const ModelConfig& cfg, const std::string&
 
   AtomicOutput out(output);  // checks the folder before hours of work start
   const std::string partial = output + ".partial";
-  const std::string settings = settings_key(o, windows.size());
+  const std::string settings = settings_key(o, model_name, info.layers, windows);
   size_t done = 0;
   if (resume && fs::is_directory(partial)) {
     done = windows_in_partial(partial, settings);

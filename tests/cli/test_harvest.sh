@@ -30,17 +30,23 @@ n=$(h5ls sub.h5/tokens | sed -E 's/.*\{([0-9]+)\/.*/\1/')
 { [ "$n" -gt 100 ] && [ "$n" -lt 200 ]; } || fail "sampling 0.5 of 300 tokens kept $n"
 
 # Killed mid-run, then resumed: same arrays as an uninterrupted run.
+killed_run() {  # OUT ARGS...: starts a harvest to OUT and kills it once it has written a segment
+  local out=$1
+  shift
+  lexico-harvest "$@" -o "$out" 2>/dev/null &
+  local pid=$!
+  for _ in $(seq 100); do
+    [ -e "$out.partial" ] && break
+    sleep 0.05
+  done
+  sleep 0.5
+  kill -9 $pid 2>/dev/null || true
+  wait $pid 2>/dev/null || true
+  rm -f "$out".tmp.*  # the killed process's own temporary output (SIGKILL leaves it; docs/reliability.md)
+}
 args=("${M[@]}" "$TEXT" --ctx 64 --max-tokens 8000 -t 1)
 lexico-harvest "${args[@]}" -o whole.h5 2>/dev/null
-lexico-harvest "${args[@]}" -o resumed.h5 2>/dev/null &
-pid=$!
-for _ in $(seq 100); do
-  [ -e resumed.h5.partial ] && break
-  sleep 0.05
-done
-sleep 0.5
-kill -9 $pid 2>/dev/null || true
-wait $pid 2>/dev/null || true
+killed_run resumed.h5 "${args[@]}"
 if [ -e resumed.h5 ]; then
   echo "note: the run finished before it could be killed; resume not exercised"
 else
@@ -54,6 +60,18 @@ done
 mkdir mismatch.h5.partial && echo "ctx=1" >mismatch.h5.partial/settings.txt
 expect_error 3 "mismatch.h5.partial: cannot resume: it was made with other settings" mismatch.h5 -- \
   lexico-harvest "${M[@]}" "$TEXT" --ctx 32 --max-tokens 200 -o mismatch.h5 --resume
+# So is one of other layers or another text (the settings name them), and the
+# partial results stay for the right command.
+killed_run layers.h5 "${args[@]}" -l 0
+if [ -e layers.h5.partial ]; then
+  expect_error 3 "layers.h5.partial: cannot resume: it was made with other settings" layers.h5 -- \
+    lexico-harvest "${args[@]}" -l 0,1 -o layers.h5 --resume
+  head -c 200000 "$TEXT" | tail -c 100000 >other.txt
+  expect_error 3 "layers.h5.partial: cannot resume: it was made with other settings" layers.h5 -- \
+    lexico-harvest "${M[@]}" other.txt --ctx 64 --max-tokens 8000 -t 1 -l 0 -o layers.h5 --resume
+  lexico-harvest "${args[@]}" -l 0 -o layers.h5 --resume 2>/dev/null || fail "resume with the same settings failed"
+  h5diff -q whole.h5 layers.h5 /layers/0/keys /layers/0/keys || fail "resumed layer 0 differs"
+fi
 
 # Bad input.
 : >empty.txt

@@ -13,7 +13,13 @@ Runtime::Runtime(const RuntimeOptions& options)
   // Parse the spec now so a bad one fails before any work.
   if (options_.kv_budget < 0 || options_.kv_budget > 100)
     usage_error("--kv-budget", "must be a percentage in (0, 100], not {}", options_.kv_budget);
-  split_cache_spec(options_.cache_spec);
+  // A lexico spec's options are checked here; any other spec by making an
+  // empty cache of it (the name and every option). The GPU builds its caches
+  // from the same spec, so it only ever sees one the CPU takes.
+  if (split_cache_spec(options_.cache_spec).name == "lexico")
+    parse_lexico_spec(options_.cache_spec);
+  else
+    lexico::make_cache(options_.cache_spec, model_.config().cache_shape());
   if (cache_needs_dictionary(options_.cache_spec)) {
     if (options_.dictionary_path.empty())
       usage_error("--dictionary", "cache '{}' needs a dictionary (-d FILE)", options_.cache_spec);

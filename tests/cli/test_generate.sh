@@ -59,6 +59,11 @@ grep -q "\"perplexity\": $ppl_lex" lexico.json || fail "kl and perplexity modes 
 
 # Bad input.
 expect_error 2 "unknown cache 'zip'" "" -- "${G[@]}" "hi" -c zip
+# Names and options are checked before any work, on any device (the GPU path
+# once took anything starting with "full").
+expect_error 2 "unknown cache 'fullbogus'" "" -- "${G[@]}" "hi" -c fullbogus --device cuda
+expect_error 2 "full16:residual=4" "" -- "${G[@]}" "hi" -c full16:residual=4 --device cuda
+expect_error 2 "lexico:s=4,bogus=1" "" -- "${G[@]}" "hi" -c lexico:s=4,bogus=1 -d dict.h5 --device cuda
 expect_error 2 "--dictionary: cache 'lexico:s=4' needs a dictionary" "" -- "${G[@]}" "hi" -c lexico:s=4
 lexico-fixture dict wide.h5 --head-dim 16 --atoms 64 --layers 5
 expect_error 3 "wide.h5" "" -- "${G[@]}" "hi" -c lexico:s=4 -d wide.h5

@@ -39,16 +39,21 @@ inline constexpr const char* kModelDeviceHelp =
 // present) — auto on a machine without a GPU is the plain CPU case.
 struct GpuChoice {
   Device device;
-  const cuda::DeviceInfo& info = cuda::device_info();
+  // Probed unless --device cpu: the probe creates a CUDA context on the GPU.
+  const cuda::DeviceInfo* info = nullptr;
   std::string reason;
   GpuChoice(const std::string& device_name, const ModelConfig& config) : device(parse_device(device_name)) {
-    if (device == Device::Cpu) reason = "--device cpu";
-    else if (!info.usable) reason = "no usable CUDA GPU (" + info.reason + ")";
+    if (device == Device::Cpu) {
+      reason = "--device cpu";
+      return;
+    }
+    info = &cuda::device_info();
+    if (!info->usable) reason = "no usable CUDA GPU (" + info->reason + ")";
     else if (const std::string why = cuda::GpuModel::unsupported_reason(config); !why.empty())
       reason = "the GPU model does not take this model: " + why;
   }
   void say_cpu(const char* app, const std::string& why) const {
-    if (device == Device::Cuda || (device == Device::Auto && info.usable))
+    if (device == Device::Cuda || (device == Device::Auto && info->usable))
       fmt::print(stderr, "{}: runs on the CPU: {}\n", app, why);
   }
 };
@@ -90,7 +95,7 @@ class GpuWindows {
     }
     try {
       auto windows = std::unique_ptr<GpuWindows>(new GpuWindows(model, ctx));
-      fmt::print(stderr, "{}: model on {}\n", app, choice.info.summary());
+      fmt::print(stderr, "{}: model on {}\n", app, choice.info->summary());
       return windows;
     } catch (const Error& e) {
       if (!cuda::is_gpu_error(e)) throw;
@@ -136,7 +141,7 @@ class GpuRunner {
     }
     try {
       auto runner = std::unique_ptr<GpuRunner>(new GpuRunner(runtime));
-      fmt::print(stderr, "{}: model and cache on {}\n", app, choice.info.summary());
+      fmt::print(stderr, "{}: model and cache on {}\n", app, choice.info->summary());
       return runner;
     } catch (const Error& e) {
       if (!cuda::is_gpu_error(e)) throw;

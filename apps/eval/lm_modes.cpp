@@ -1,6 +1,8 @@
 // lexico-eval perplexity and kl: a model reading a text through a cache,
 // teacher-forced, scored alone (perplexity) or against the full cache (kl).
 #include <fmt/format.h>
+
+#include <algorithm>
 #include <memory>
 
 #include "eval_modes.h"
@@ -79,7 +81,8 @@ std::vector<Mode> add_perplexity_and_kl(CLI::App& app) {
     sub->add_option("--kv-budget", a->rt.kv_budget,
                     "pick the sparsity (or window) that holds the cache at this % of FP16");
     sub->add_option("--ctx", a->lm.ctx, "tokens per window, each from an empty cache")->capture_default_str();
-    sub->add_option("--prefill", a->lm.prefill, "tokens fed at once at a window's start")->capture_default_str();
+    sub->add_option("--prefill", a->lm.prefill, "tokens fed at once at a window's start (unless given: at most --ctx)")
+        ->capture_default_str();
     sub->add_option("--chunk", a->lm.chunk, "tokens fed per step after that (1 = as in decoding)")
         ->capture_default_str();
     sub->add_option("--max-tokens", a->lm.max_tokens, "score at most this many tokens (-1: all)")
@@ -90,7 +93,13 @@ std::vector<Mode> add_perplexity_and_kl(CLI::App& app) {
     sub->add_option("-t,--threads", a->threads, "threads (0 = all cores)")->capture_default_str();
     sub->add_flag("--json", a->json, "print JSON instead of a table");
   }
-  return {{perplexity, [a] { return run_lm(*a, false); }}, {kl, [a] { return run_lm(*a, true); }}};
+  // The default prefill shrinks to a shorter --ctx; an explicit one is checked.
+  auto run = [a](CLI::App* sub, bool with_kl) {
+    if (sub->count("--prefill") == 0) a->lm.prefill = std::min(a->lm.prefill, a->lm.ctx);
+    return run_lm(*a, with_kl);
+  };
+  return {{perplexity, [run, perplexity] { return run(perplexity, false); }},
+          {kl, [run, kl] { return run(kl, true); }}};
 }
 
 }  // namespace lexico::eval_app

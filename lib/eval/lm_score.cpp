@@ -48,6 +48,7 @@ LmScore score_text(const std::vector<int32_t>& tokens, const SequenceMaker& make
 
   LmScore score;
   std::vector<double> lp, lq;
+  size_t longest = 0;  // the longest window so far: its payload is the cache's KV %
   for (size_t w0 = 0; w0 + 1 < total; w0 += static_cast<size_t>(o.ctx)) {
     const size_t w1 = std::min(total, w0 + static_cast<size_t>(o.ctx));
     std::vector<int> ids(tokens.begin() + static_cast<std::ptrdiff_t>(w0), tokens.begin() + static_cast<std::ptrdiff_t>(w1));
@@ -79,8 +80,12 @@ LmScore score_text(const std::vector<int32_t>& tokens, const SequenceMaker& make
       t0 += n;
       if (progress) progress->add(static_cast<int64_t>(n));
     }
-    score.cache_percent = std::max(score.cache_percent,
-                                   100.0 * sequence->payload_bytes() / std::max<size_t>(sequence->fp16_bytes(), 1));
+    // A shorter (last) window keeps more of itself in a cache's buffer: only
+    // the longest windows count.
+    const double percent = 100.0 * sequence->payload_bytes() / std::max<size_t>(sequence->fp16_bytes(), 1);
+    if (ids.size() > longest) score.cache_percent = percent;
+    else if (ids.size() == longest) score.cache_percent = std::max(score.cache_percent, percent);
+    longest = std::max(longest, ids.size());
   }
   return score;
 }

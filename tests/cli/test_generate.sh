@@ -56,6 +56,16 @@ kl_lex=$(sed -E 's/.*"mean_kl": ([0-9.e+-]+).*/\1/' lexico.json)
 awk -v a="$ppl_full" -v b="$ppl_lex" -v k="$kl_lex" 'BEGIN { exit !(a > 20 && a < 1000 && b != a && k > 0) }' ||
   fail "perplexity full $ppl_full, lexico $ppl_lex, KL $kl_lex"
 grep -q "\"perplexity\": $ppl_lex" lexico.json || fail "kl and perplexity modes disagree on perplexity"
+# A --ctx below the default prefill (128) needs no --prefill, and a short last
+# window (5 tokens after 7 of 64) does not raise the cache's KV %.
+W=(-m "$S/stories260K.bin" --tokenizer "$S/tok512.bin" "${LEXICO_SHARED_DIR}/data/wikitext-2/wiki.test.raw" --ctx 64
+   --prefill 8 -t 1 --json -c window:16)
+lexico-eval perplexity "${W[@]}" --max-tokens 448 >w448.json
+lexico-eval perplexity "${W[@]}" --max-tokens 453 >w453.json
+grep -q '"kv_percent_of_fp16": 25}' w448.json || fail "window:16 over windows of 64: $(cat w448.json)"
+grep -q '"kv_percent_of_fp16": 25}' w453.json || fail "a 5-token last window changed KV %: $(cat w453.json)"
+lexico-eval perplexity -m "$S/stories260K.bin" --tokenizer "$S/tok512.bin" "${LEXICO_SHARED_DIR}/data/wikitext-2/wiki.test.raw" \
+  --ctx 64 --max-tokens 128 -t 1 >/dev/null 2>err.txt || fail "--ctx 64 without --prefill: $(cat err.txt)"
 
 # Bad input.
 expect_error 2 "unknown cache 'zip'" "" -- "${G[@]}" "hi" -c zip

@@ -30,7 +30,7 @@ struct LmScore {
   double nll = 0;           // summed negative log-likelihood, nats
   double kl = 0;            // summed KL(full ‖ cache), nats (when a reference ran)
   int64_t top1_agree = 0;   // positions whose argmax equals the reference's
-  double cache_percent = 0; // largest cache payload at a window's end, % of FP16
+  double cache_percent = 0; // cache payload at the end of the longest window (the largest if several), % of FP16
   double perplexity() const;
   double mean_kl() const { return predicted ? kl / predicted : 0; }
   double top1_agreement() const { return predicted ? double(top1_agree) / predicted : 0; }

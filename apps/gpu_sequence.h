@@ -58,15 +58,16 @@ struct GpuChoice {
   }
 };
 
-// One sequence on the GPU: the shared GpuModel and a cache of its own.
+// One sequence on the GPU: the shared GpuModel (kept alive by its sequences:
+// the runner that made it may be dropped while they run) and a cache of its own.
 class GpuSequence : public Sequence {
  public:
-  GpuSequence(cuda::GpuModel& model, std::unique_ptr<cuda::GpuKvCache> cache, size_t table_bytes)
-      : model_(model), cache_(std::move(cache)), tables_(table_bytes) {}
+  GpuSequence(std::shared_ptr<cuda::GpuModel> model, std::unique_ptr<cuda::GpuKvCache> cache, size_t table_bytes)
+      : model_(std::move(model)), cache_(std::move(cache)), tables_(table_bytes) {}
   Matrix forward(std::span<const int> tokens, int64_t pos, Logits which = Logits::Last) override {
-    return model_.forward(tokens, pos, *cache_, which);
+    return model_->forward(tokens, pos, *cache_, which);
   }
-  int vocab_size() const override { return model_.config().vocab_size; }
+  int vocab_size() const override { return model_->config().vocab_size; }
   size_t payload_bytes() const override { return cache_->used_bytes(); }
   size_t fp16_bytes() const override {
     const CacheShape& s = cache_->shape();
@@ -76,7 +77,7 @@ class GpuSequence : public Sequence {
   std::string cache_name() const override { return cache_->name(); }
 
  private:
-  cuda::GpuModel& model_;
+  std::shared_ptr<cuda::GpuModel> model_;
   std::unique_ptr<cuda::GpuKvCache> cache_;
   size_t tables_;
 };
@@ -174,9 +175,10 @@ class GpuRunner {
   static constexpr int kStep = 512;  // tokens a forward step holds at most (longer inputs run in steps)
   // The Lexico cache's buffer holds n_b + step rows, at most N.
   static int step_for(const LexicoOptions& o, int n_atoms) { return std::min(kStep, n_atoms - o.buffer); }
-  explicit GpuRunner(const Runtime& runtime) : runtime_(runtime), model_(runtime.model()) {}
+  explicit GpuRunner(const Runtime& runtime)
+      : runtime_(runtime), model_(std::make_shared<cuda::GpuModel>(runtime.model())) {}
   const Runtime& runtime_;
-  cuda::GpuModel model_;
+  std::shared_ptr<cuda::GpuModel> model_;
 };
 
 #else

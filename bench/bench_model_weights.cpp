@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   std::printf("ratios (reference / blocks): memory x%.2f, prefill x%.2f, decode x%.2f\n",
               double(dense.weights().matrix_bytes()) / double(blocks.weights().matrix_bytes()), median(pd) / median(pb),
               median(dd) / median(db));
-  std::printf("largest logit difference: prefill %g, decode %g (largest |logit| %g)\n", worst_prefill, worst_decode, scale);
+  std::printf("largest logit difference: prefill %g, decode %g (largest |logit| %g)\n", worst_prefill, worst_decode,
+              scale);
   return 0;
 }

@@ -5,8 +5,6 @@
 //   logits = Wout · norm(x)
 // Rows of the activation matrices are tokens, so a prefill of T tokens is a
 // GEMM X[T x in] · Wᵀ. The KV cache does attention.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>

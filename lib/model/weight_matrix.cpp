@@ -1,15 +1,12 @@
 #include "lexico/weight_matrix.h"
 
-#include <algorithm>
 #include <cstring>
 
 #include "lexico/error.h"
 
 namespace lexico {
 
-WeightMatrix::WeightMatrix(Matrix dense)
-    : rows_(dense.rows()), cols_(dense.cols()), row_bytes_(size_t(dense.cols()) * sizeof(float)),
-      dense_(std::move(dense)) {}
+WeightMatrix::WeightMatrix(Matrix dense) : rows_(dense.rows()), cols_(dense.cols()), dense_(std::move(dense)) {}
 
 WeightMatrix::WeightMatrix(GgmlType type, int64_t rows, int64_t cols, std::vector<uint8_t> blocks)
     : type_(type), rows_(rows), cols_(cols), blocks_(std::move(blocks)) {
@@ -21,7 +18,9 @@ WeightMatrix::WeightMatrix(GgmlType type, int64_t rows, int64_t cols, std::vecto
     internal_error("weights", "{} bytes of blocks for {} rows of {} bytes", blocks_.size(), rows, row_bytes_);
 }
 
-size_t WeightMatrix::bytes() const { return type_ == GgmlType::F32 ? size_t(dense_.size()) * sizeof(float) : blocks_.size(); }
+size_t WeightMatrix::bytes() const {
+  return type_ == GgmlType::F32 ? size_t(dense_.size()) * sizeof(float) : blocks_.size();
+}
 
 void WeightMatrix::rows_to_float(int64_t r0, int64_t n, float* dst) const {
   if (r0 < 0 || n < 0 || r0 > rows_ - n) internal_error("weights", "rows [{}, {}) of {}", r0, r0 + n, rows_);
@@ -29,7 +28,8 @@ void WeightMatrix::rows_to_float(int64_t r0, int64_t n, float* dst) const {
     std::memcpy(dst, dense_.data() + r0 * cols_, size_t(n * cols_) * sizeof(float));
     return;
   }
-  for (int64_t i = 0; i < n; ++i) dequantize_row(type_, blocks_.data() + size_t(r0 + i) * row_bytes_, dst + i * cols_, cols_);
+  for (int64_t i = 0; i < n; ++i)
+    dequantize_row(type_, blocks_.data() + size_t(r0 + i) * row_bytes_, dst + i * cols_, cols_);
 }
 
 ConstMatrixMap WeightMatrix::rows_view(int64_t r0, int64_t n, std::vector<float>& scratch) const {
@@ -56,7 +56,8 @@ Matrix WeightMatrix::dense() const {
 }
 
 void WeightMatrix::permute_rows(std::span<const int64_t> order) {
-  if (int64_t(order.size()) != rows_) internal_error("weights", "a permutation of {} rows for {}", order.size(), rows_);
+  if (int64_t(order.size()) != rows_)
+    internal_error("weights", "a permutation of {} rows for {}", order.size(), rows_);
   if (type_ == GgmlType::F32) {
     const Matrix old = dense_;
     for (int64_t i = 0; i < rows_; ++i) dense_.row(i) = old.row(order[size_t(i)]);
@@ -64,7 +65,8 @@ void WeightMatrix::permute_rows(std::span<const int64_t> order) {
   }
   const std::vector<uint8_t> old = blocks_;
   for (int64_t i = 0; i < rows_; ++i)
-    std::memcpy(blocks_.data() + size_t(i) * row_bytes_, old.data() + size_t(order[size_t(i)]) * row_bytes_, row_bytes_);
+    std::memcpy(blocks_.data() + size_t(i) * row_bytes_, old.data() + size_t(order[size_t(i)]) * row_bytes_,
+                row_bytes_);
 }
 
 }  // namespace lexico

@@ -58,7 +58,8 @@ TEST_CASE("model: one tiny model read from llama2.c, safetensors and GGUF gives 
       CHECK(m->weights().layers[1].wq.dense() == b.weights().layers[1].wq.dense());
       CHECK(m->weights().layers[1].wk.dense() == b.weights().layers[1].wk.dense());
       const Matrix wk0 = m->weights().layers[0].wk.dense();
-      CHECK(std::equal(wk0.data(), wk0.data() + wk0.size(), tiny.w.at("model.layers.0.self_attn.k_proj.weight").begin()));
+      const std::vector<float>& k_proj = tiny.w.at("model.layers.0.self_attn.k_proj.weight");
+      CHECK(std::equal(wk0.data(), wk0.data() + wk0.size(), k_proj.begin()));
     }
     const std::vector<int> tokens = {1, 5, 3, 7, 2, 9, 10, 0};
     const Matrix la = all_logits(a, tokens), lb = all_logits(b, tokens), lc = all_logits(c, tokens);

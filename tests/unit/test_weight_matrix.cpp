@@ -61,7 +61,8 @@ TEST_CASE("weight matrix: block rows dequantize as dequantize_row; views, permut
   CHECK(w.cols() == cols);
   CHECK(w.bytes() == blocks.size());
   std::vector<float> expected(size_t(rows) * cols);
-  for (int r = 0; r < rows; ++r) dequantize_row(GgmlType::Q4_1, &blocks[size_t(r) * 40], &expected[size_t(r) * cols], cols);
+  for (int r = 0; r < rows; ++r)
+    dequantize_row(GgmlType::Q4_1, &blocks[size_t(r) * 40], &expected[size_t(r) * cols], cols);
   std::vector<float> got(size_t(3) * cols);
   w.rows_to_float(1, 3, got.data());
   CHECK(std::equal(got.begin(), got.end(), expected.begin() + cols));
@@ -144,8 +145,8 @@ TEST_CASE("weight matrix: a model on Q8_0 blocks computes its float32 dequantiza
   for (size_t l = 0; l < blocks.layers.size(); ++l) {
     LayerWeights& b = blocks.layers[l];
     LayerWeights& d = dense.layers[l];
-    for (auto member : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo, &LayerWeights::w_gate,
-                        &LayerWeights::w_up, &LayerWeights::w_down}) {
+    for (auto member : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                        &LayerWeights::w_gate, &LayerWeights::w_up, &LayerWeights::w_down}) {
       b.*member = as_q8_0(b.*member);
       d.*member = WeightMatrix((b.*member).dense());
     }

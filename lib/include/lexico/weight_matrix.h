@@ -51,8 +51,8 @@ class WeightMatrix {
  private:
   GgmlType type_ = GgmlType::F32;
   int64_t rows_ = 0, cols_ = 0;
-  size_t row_bytes_ = 0;        // one row of blocks
-  Matrix dense_;                // float32 storage
+  size_t row_bytes_ = 0;         // one row of blocks
+  Matrix dense_;                 // float32 storage
   std::vector<uint8_t> blocks_;  // block storage
 };
 

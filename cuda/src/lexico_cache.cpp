@@ -26,16 +26,12 @@ LexicoOptions checked(const CacheShape& shape, const Dictionary& dict, const Lex
   return o;
 }
 
+// dense_shape's step over `capacity` rows, plus the codes (N, s) and the buffer's rows.
 DecodeShape decode_shape(const CacheShape& shape, int n_atoms, const LexicoOptions& o, int64_t capacity,
                          int max_step) {
-  DecodeShape d;
-  d.batch = max_step;
-  d.n_heads = shape.n_heads;
-  d.n_kv_heads = shape.n_kv_heads;
-  d.head_dim = shape.head_dim;
+  DecodeShape d = cache_detail::dense_shape(shape, capacity, max_step);
   d.n_atoms = n_atoms;
   d.sparsity = o.sparsity;
-  d.compressed_capacity = capacity;
   d.buffer_capacity = o.buffer + max_step;
   return d;
 }

@@ -2,12 +2,15 @@
 // the full cache, and the CPU forward as the reference, in the same run.
 //
 //   bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...]
+//                    [--densify-limit T]
 //
 // A model of the named shape with random weights (lexico::synthetic_model:
 // the real weights cannot reach the GPU machine), FP16 weights, one sequence.
 // Caches: GpuFullCache (FP16) and GpuLexicoCache at s = 16 and s = 8 (buffer
 // 128, random dictionaries of N atoms), with the encoding overlapped (the
-// default) and, for s = 16, serial.
+// default) and, for s = 16, serial. --densify-limit sets the Lexico caches'
+// GpuLexicoCache::set_densify_limit (decode steps over at most T compressed
+// tokens take the dense plan; 0: always the sparse kernels).
 //   prefill: 2,048 tokens in one step and 8,192 in steps of 2,048, until the
 //     first token and until every code is stored;
 //   decode: per context length C, the cache is filled to C positions with
@@ -110,13 +113,17 @@ struct CacheKind {
   bool overlap = true;
 };
 
+int64_t densify_limit = GpuLexicoCache::kDensifyLimit;
+
 std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape, const Dictionary& dict,
                                  int64_t capacity, int max_step) {
   if (kind.sparsity == 0) return std::make_unique<GpuFullCache>(shape, capacity, max_step);
   LexicoOptions o;
   o.sparsity = kind.sparsity;
   o.buffer = 128;
-  return std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap);
+  auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap);
+  cache->set_densify_limit(densify_limit);
+  return cache;
 }
 
 std::vector<int64_t> parse_list(const char* text) {
@@ -140,8 +147,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) shape_name = argv[++i];
     else if (!std::strcmp(argv[i], "--atoms") && i + 1 < argc) n_atoms = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--contexts") && i + 1 < argc) contexts = parse_list(argv[++i]);
+    else if (!std::strcmp(argv[i], "--densify-limit") && i + 1 < argc) densify_limit = std::atoll(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...]\n");
+      std::fprintf(stderr, "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...] "
+                           "[--densify-limit T]\n");
       return 2;
     }
   }
@@ -158,9 +167,9 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   std::printf("bench_cuda_model  %s  %s\n", date, info.summary().c_str());
   std::printf("shape %s: dim %d, %d layers, %d/%d heads, head_dim %d, hidden %d, vocab %d; random FP16 weights; "
-              "dictionaries N = %d\n",
+              "dictionaries N = %d; densify limit %lld\n",
               shape_name.c_str(), config.dim, config.n_layers, config.n_heads, config.n_kv_heads, config.head_dim,
-              config.hidden_dim, config.vocab_size, n_atoms);
+              config.hidden_dim, config.vocab_size, n_atoms, (long long)densify_limit);
 
   auto t0 = Clock::now();
   const Model model = synthetic_model(config, 1);

@@ -4,6 +4,7 @@
 
 #include <cuda_fp16.h>
 
+#include "common.cuh"
 #include "lexico/cuda/device.h"
 
 namespace lexico::cuda::cache_detail {
@@ -20,6 +21,7 @@ __global__ void append_kernel(const float* k, const float* v, int n, int groups,
   if (i < n) {
     lengths.visible[i] = int32_t(row0 + i + 1);
     if (lengths.fixed) lengths.fixed[i] = int32_t(lengths.fixed_value);
+    if (lengths.total) lengths.total[i] = int32_t(lengths.fixed_value + row0 + i + 1);
   }
   if (i >= int64_t(n) * groups * row_len) return;
   const int e = int(i % row_len);
@@ -59,7 +61,69 @@ void launch_copy(const S* src, RowBlock s, D* dst, RowBlock d, int groups, int64
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 
+// One warp a row; lane l holds elements [E·l, E·l + E) of the m = 32·E.
+template <int E>
+__global__ void densify_kernel(const CodedLayer a, int groups, int64_t compressed, int64_t buffered, int s,
+                               __half* out_k, __half* out_v, int64_t out_rows) {
+  constexpr int M = 32 * E;
+  const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  const int lane = threadIdx.x & 31;
+  const int64_t per_group = compressed + buffered, per_kind = per_group * groups;
+  if (warp >= 2 * per_kind) return;  // warp-uniform
+  const int kind = int(warp / per_kind);
+  const int64_t g = (warp % per_kind) / per_group, r = warp % per_group;
+  __half* dst = (kind == 0 ? out_k : out_v) + (g * out_rows + r) * M + lane * E;
+  if (r >= compressed) {
+    const __half* src =
+        reinterpret_cast<const __half*>(a.buffer[kind]) + (g * a.buffer_rows + r - compressed) * M + lane * E;
+#pragma unroll
+    for (int e = 0; e < E; e += 2) *reinterpret_cast<__half2*>(dst + e) = *reinterpret_cast<const __half2*>(src + e);
+    return;
+  }
+  const size_t row = size_t(g * a.code_rows + r) * s;
+  const uint16_t* idx = a.indices[kind] + row;
+  const uint8_t* code = a.codes[kind] + row;
+  const float* dict = a.dictionary[kind] + lane * E;
+  float acc[E] = {};
+  for (int i0 = 0; i0 < s; i0 += 32) {
+    const int n = min(32, s - i0);
+    const int my_atom = lane < n ? idx[i0 + lane] : 0;
+    const float my_c = lane < n ? dev::fp8_decode(code[i0 + lane]) : 0.0f;
+    for (int i = 0; i < n; ++i) {
+      const int j = __shfl_sync(dev::kFull, my_atom, i);
+      const float c = __shfl_sync(dev::kFull, my_c, i);
+      const float* d = dict + size_t(j) * M;
+      if constexpr (E == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(d);
+        acc[0] = fmaf(c, v.x, acc[0]);
+        acc[1] = fmaf(c, v.y, acc[1]);
+        acc[2] = fmaf(c, v.z, acc[2]);
+        acc[3] = fmaf(c, v.w, acc[3]);
+      } else {
+        const float2 v = *reinterpret_cast<const float2*>(d);
+        acc[0] = fmaf(c, v.x, acc[0]);
+        acc[1] = fmaf(c, v.y, acc[1]);
+      }
+    }
+  }
+#pragma unroll
+  for (int e = 0; e < E; e += 2) *reinterpret_cast<__half2*>(dst + e) = __floats2half2_rn(acc[e], acc[e + 1]);
+}
+
 }  // namespace
+
+void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t buffered, int s, int m,
+             uint16_t* out_keys, uint16_t* out_values, int64_t out_rows, cudaStream_t stream) {
+  const int64_t threads = 2 * int64_t(groups) * (compressed + buffered) * 32;
+  if (threads == 0) return;
+  auto* k = reinterpret_cast<__half*>(out_keys);
+  auto* v = reinterpret_cast<__half*>(out_values);
+  if (m == 64)
+    densify_kernel<2><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+  else  // 128: the attention kernels' shape check admits no other
+    densify_kernel<4><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
 
 void append_step(const float* k, const float* v, int n, int groups, int row_len, uint16_t* dst_k, uint16_t* dst_v,
                  int64_t rows_per_group, int64_t row0, StepLengths lengths, cudaStream_t stream) {

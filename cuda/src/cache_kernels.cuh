@@ -28,11 +28,13 @@ inline DecodeShape dense_shape(const CacheShape& shape, int64_t rows, int max_st
 // as the model makes them) to FP16 rows [row0, row0 + n) of each of `groups`
 // groups of dst_k and dst_v; and, in the same launch, the causal lengths of
 // the step's n queries: visible[i] = row0 + i + 1, and fixed[i] = fixed_value
-// when fixed is not null (the compressed rows every query sees).
+// when fixed is not null (the compressed rows every query sees), total[i] =
+// fixed_value + visible[i] when total is not null.
 struct StepLengths {
   int32_t* visible = nullptr;
   int32_t* fixed = nullptr;
   int64_t fixed_value = 0;
+  int32_t* total = nullptr;  // when not null: fixed_value + visible[i]
 };
 void append_step(const float* k, const float* v, int n, int groups, int row_len, uint16_t* dst_k, uint16_t* dst_v,
                  int64_t rows_per_group, int64_t row0, StepLengths lengths, cudaStream_t stream);
@@ -48,5 +50,22 @@ void copy_rows(const uint8_t* src, RowBlock s, uint8_t* dst, RowBlock d, int gro
 // The same from FP16 bits to float.
 void copy_rows_to_float(const uint16_t* src, RowBlock s, float* dst, RowBlock d, int groups, int64_t rows,
                         int row_len, cudaStream_t stream);
+
+// One layer of the Lexico cache, keys (kind 0) and values (kind 1), as stored:
+// fixed-s code rows [groups][code_rows][s] and FP16 buffer rows
+// [groups][buffer_rows][m]; dictionaries atom-major float [N][m].
+struct CodedLayer {
+  const uint16_t* indices[2] = {};
+  const uint8_t* codes[2] = {};
+  const float* dictionary[2] = {};
+  const uint16_t* buffer[2] = {};
+  int64_t code_rows = 0, buffer_rows = 0;
+};
+// FP16 rows [groups][out_rows][m] for the dense kernel, keys and values: row
+// r < compressed is D·ŷ of code row r (FP8 coefficients decoded exactly,
+// summed in float, rounded once), row compressed + r is buffer row r.
+// m is 64 or 128.
+void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t buffered, int s, int m,
+             uint16_t* out_keys, uint16_t* out_values, int64_t out_rows, cudaStream_t stream);
 
 }  // namespace lexico::cuda::cache_detail

@@ -70,7 +70,7 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
       encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
       buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
       attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step)),
-      buffer_attention_(cache_detail::dense_shape(shape, options_.buffer + max_step, max_step)) {
+      dense_attention_(cache_detail::dense_shape(shape, capacity + buffer_capacity_, max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
   const size_t N = n_atoms_;
   std::vector<float> atoms(2 * L * N * m);
@@ -91,6 +91,11 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
   shift_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer shift");
   compressed_lengths_.resize(max_step, "lexico cache lengths");
   buffer_lengths_.resize(max_step, "lexico cache lengths");
+  dense_lengths_.resize(max_step, "lexico cache lengths");
+  // One layer's rows, reused by every layer: allocated here so that no step
+  // can run out of memory halfway.
+  dense_keys_.resize(H * (capacity + buffer_capacity_) * m, "lexico cache dense scratch");
+  dense_values_.resize(dense_keys_.size(), "lexico cache dense scratch");
   if (overlap_) {
     LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
     LEXICO_CUDA_CHECK(cudaEventCreateWithFlags(&rows_ready_, cudaEventDisableTiming));
@@ -122,6 +127,11 @@ size_t GpuLexicoCache::used_bytes() const {
 }
 
 size_t GpuLexicoCache::table_bytes() const { return dictionaries_.bytes() + encoder_.device_bytes(); }
+
+size_t GpuLexicoCache::workspace_bytes() const {
+  return attention_.workspace_bytes() + dense_attention_.workspace_bytes() + dense_keys_.bytes() +
+         dense_values_.bytes();
+}
 
 CompressedKv GpuLexicoCache::layer_view(int layer) const {
   const size_t L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
@@ -156,7 +166,9 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
   const size_t buffer_layer = H * buffer_capacity_ * m;
   cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_.data() + layer * buffer_layer,
                             buffer_.data() + (L + layer) * buffer_layer, buffer_capacity_, b,
-                            {buffer_lengths_.data(), compressed_lengths_.data(), compressed_[layer]}, stream);
+                            {buffer_lengths_.data(), compressed_lengths_.data(), compressed_[layer],
+                             dense_lengths_.data()},
+                            stream);
   buffered_[layer] = b + n_tokens;
   last_append_ = n_tokens;
 }
@@ -165,13 +177,29 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
   const int64_t b = buffered_.at(layer);
   if (n_tokens != last_append_)
     usage_error(name(), "attend for {} queries, but the step appended {} positions", n_tokens, last_append_);
-  if (compressed_[layer] == 0) {
-    const CompressedKv kv = layer_view(layer);
-    buffer_attention_.run(kv.key_buffer, kv.value_buffer, buffer_capacity_, buffer_lengths_.data(), q, out, n_tokens,
-                          b, stream, /*one_sequence=*/true);
+  const int64_t c = compressed_[layer];
+  const CompressedKv kv = layer_view(layer);
+  if (c == 0) {
+    dense_attention_.run(kv.key_buffer, kv.value_buffer, buffer_capacity_, buffer_lengths_.data(), q, out, n_tokens, b,
+                         stream, /*one_sequence=*/true);
     return;
   }
-  attention_.run(layer_view(layer), q, out, n_tokens, compressed_[layer], stream);
+  if (n_tokens == 1 && c > densify_limit_) {
+    attention_.run(kv, q, out, n_tokens, c, stream);
+    return;
+  }
+  cache_detail::CodedLayer coded;
+  coded.indices[0] = kv.key_indices, coded.indices[1] = kv.value_indices;
+  coded.codes[0] = kv.key_codes, coded.codes[1] = kv.value_codes;
+  coded.dictionary[0] = kv.key_dictionary, coded.dictionary[1] = kv.value_dictionary;
+  coded.buffer[0] = kv.key_buffer, coded.buffer[1] = kv.value_buffer;
+  coded.code_rows = capacity_;
+  coded.buffer_rows = buffer_capacity_;
+  const int64_t rows = capacity_ + buffer_capacity_;
+  cache_detail::densify(coded, shape_.n_kv_heads, c, b, options_.sparsity, shape_.head_dim, dense_keys_.data(),
+                        dense_values_.data(), rows, stream);
+  dense_attention_.run(dense_keys_.data(), dense_values_.data(), rows, dense_lengths_.data(), q, out, n_tokens, c + b,
+                       stream, /*one_sequence=*/true);
 }
 
 void GpuLexicoCache::check_layers_in_step() const {

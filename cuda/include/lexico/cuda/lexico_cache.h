@@ -5,13 +5,21 @@
 // with a tolerance δ a code that stops early is padded with zero
 // coefficients, so the GPU stores 3s bytes where the CPU's CSR stores 3·nnz+2).
 //
-// Attention never densifies (SparseDecodeAttention: q·D_k once, gathers, the
-// values summed in coefficient space, D_v applied once); the queries of a
-// multi-token step read the one sequence with their own causal buffer
-// lengths. While nothing is compressed yet (a prompt's first step) the
-// buffer alone is attended, by the dense FP16 kernel. finish_step() codes the step's overflow of every layer, keys and
-// values, in one GpuOmpEncoder launch over the 2·L dictionaries: the
-// per-token path of the method.
+// Attention picks one of two plans a step, by cost:
+//  - decode steps (one query) over more than densify_limit() compressed
+//    tokens: SparseDecodeAttention, never densifying (q·D_k once, gathers,
+//    the values summed in coefficient space, D_v applied once): it reads
+//    3s bytes a vector where a dense cache reads 2m;
+//  - multi-token steps (a prompt's later chunks), and decode steps over few
+//    compressed tokens: the compressed rows are reconstructed (D·ŷ, rounded
+//    to FP16) into a scratch of one layer's rows, the buffer rows copied after
+//    them, and the dense FP16 kernel attends; one reconstruction serves all
+//    the step's queries, where the sparse kernel would gather per query, and
+//    at short context it costs fewer launches than the sparse kernels' four.
+// While nothing is compressed yet (a prompt's first step) the dense kernel
+// attends the buffer in place. finish_step() codes the step's overflow of
+// every layer, keys and values, in one GpuOmpEncoder launch over the 2·L
+// dictionaries: the per-token path of the method.
 //
 // Overlapped encoding (the default): that launch runs on a second stream
 // while the next step computes, and its codes are committed at the next
@@ -57,6 +65,14 @@ class GpuLexicoCache : public GpuKvCache {
   size_t used_bytes() const override;
   // Dictionaries held for attention and for the encoder.
   size_t table_bytes() const;
+  // Scratch and workspace of the two attention plans (not cache storage).
+  size_t workspace_bytes() const;
+  // Decode steps over at most this many compressed tokens take the dense
+  // plan (default kDensifyLimit, measured in docs/benchmarks.md); 0 keeps
+  // every decode step sparse. Multi-token steps always take the dense plan.
+  void set_densify_limit(int64_t tokens) { densify_limit_ = tokens; }
+  int64_t densify_limit() const { return densify_limit_; }
+  static constexpr int64_t kDensifyLimit = 1024;
   std::string name() const override;
   // The stored code of compressed token `token` (0 = oldest) of one head, as
   // LexicoCache::code: s indices and FP8 codes (synchronises; for tests;
@@ -91,8 +107,11 @@ class GpuLexicoCache : public GpuKvCache {
   bool overlap_;
   cudaStream_t side_ = nullptr;                         // the encoder's stream when overlapping
   cudaEvent_t rows_ready_ = nullptr, coded_ = nullptr;  // main → side, side → main
+  int64_t densify_limit_ = kDensifyLimit;
   SparseDecodeAttention attention_;
-  DenseDecodeAttention buffer_attention_;  // while nothing is compressed (a first prefill)
+  DenseDecodeAttention dense_attention_;  // the buffer in place, or the densified rows
+  DeviceBuffer<uint16_t> dense_keys_, dense_values_;  // FP16, [kv head][capacity + buffer_capacity][m]
+  DeviceBuffer<int32_t> dense_lengths_;               // [max_step]: compressed + buffer rows a query sees
 };
 
 }  // namespace lexico::cuda

@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "lexico/dictionary_learner.h"
 #include "lexico/sparse_encoder.h"
 #ifdef LEXICO_HAVE_CUDA
 #include "lexico/cuda/device.h"
@@ -28,6 +29,20 @@ inline EncoderFactory device_encoders(const std::string& name, const char* app) 
 #else
   if (device == Device::Cuda)
     fmt::print(stderr, "{}: --device cuda: this lexico was built without CUDA (nvcc): OMP runs on the CPU\n", app);
+  return {};
+#endif
+}
+
+// lexico-train's learners for the chosen device: the whole training step on
+// the GPU where it can run there (else the CPU's step with device_encoders).
+inline LearnerFactory device_learners(const std::string& name, const char* app) {
+  const Device device = parse_device(name);
+#ifdef LEXICO_HAVE_CUDA
+  if (device == Device::Auto && !cuda::gpu_usable()) return {};
+  return cuda::learner_factory(device, [app](const std::string& line) { fmt::print(stderr, "{}: {}\n", app, line); });
+#else
+  if (device == Device::Cuda)
+    fmt::print(stderr, "{}: --device cuda: this lexico was built without CUDA (nvcc): training runs on the CPU\n", app);
   return {};
 #endif
 }

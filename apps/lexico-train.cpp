@@ -80,6 +80,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--dead-after", opt.dead_after, "restart an atom no code used for this many steps (0 = never)")
       ->capture_default_str();
+  app.add_option("--checkpoint-every", opt.checkpoint_seconds,
+                 "save the checkpoint after an epoch ending this many seconds after the last save, and after "
+                 "each layer (0 = after every epoch)")
+      ->capture_default_str();
   app.add_option("--device", device, kDeviceHelp)->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines or summary");
 
@@ -105,7 +109,7 @@ int main(int argc, char** argv) {
     if (dumps.empty()) usage_error("dumps", "at least one KV dump is required (or the merge subcommand)");
     if (output.empty()) usage_error("--output", "is required");
     set_threads(opt.threads);
-    opt.encoders = device_encoders(device, "lexico-train");
+    opt.learners = device_learners(device, "lexico-train");
     if (kind != "both") opt.kinds = {kind == "keys" ? KvKind::Keys : KvKind::Values};
     if (!layers.empty()) {
       // The layer count comes from the dumps; parse against it.

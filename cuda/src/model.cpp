@@ -9,6 +9,7 @@
 #include "lexico/cuda/device.h"
 #include "lexico/error.h"
 #include "lexico/half.h"
+#include "blas.h"
 #include "model_kernels.cuh"
 
 namespace lexico::cuda {
@@ -16,11 +17,6 @@ namespace lexico::cuda {
 namespace md = model_detail;
 
 namespace {
-
-void check_blas(cublasStatus_t status, const char* call) {
-  if (status != CUBLAS_STATUS_SUCCESS)
-    throw Error(ErrorKind::Internal, "cuda", fmt::format("{} failed: {}", call, cublasGetStatusString(status)));
-}
 
 // A weight matrix [rows, cols] row-major (y = W x), in the model's precision.
 struct DeviceMatrix {

@@ -64,6 +64,7 @@ struct GpuOmpEncoder::Impl {
   mutable DeviceBuffer<Tile> tiles;
   mutable std::vector<Tile> tiles_host;
   mutable DeviceBuffer<unsigned long long> counters{3, "omp counters"};
+  DeviceBuffer<unsigned> bounds{2, "GPU OMP rounding bounds"};  // update_dictionary's
   mutable GpuOmpStats stats;
   mutable bool stats_pending = false;
   cudaEvent_t start = nullptr, stop = nullptr;
@@ -400,6 +401,22 @@ void GpuOmpEncoder::encode_device(const float* d_vectors, int64_t n_vectors, int
 int64_t GpuOmpEncoder::encode_device_errors(cudaStream_t stream) const {
   LEXICO_CUDA_CHECK(cudaStreamSynchronize(stream));
   return impl_->bad_vector();
+}
+
+void GpuOmpEncoder::update_dictionary(const float* d_columns, cudaStream_t stream, int dictionary) {
+  Impl& I = *impl_;
+  if (dictionary < 0 || dictionary >= I.n_dicts)
+    usage_error("omp", "dictionary {} is outside 0..{}", dictionary, I.n_dicts - 1);
+  LEXICO_CUDA_CHECK(cudaMemsetAsync(I.bounds.data(), 0, 2 * sizeof(unsigned), stream));
+  omp_detail::launch_pack_dictionary(d_columns, I.dim, I.n_atoms, I.pdim, I.n_pad, dictionary, I.dict_half.data(),
+                                     I.dict_float.data(), I.bounds.data(), stream);
+  float b[2];
+  LEXICO_CUDA_CHECK(cudaMemcpyAsync(b, I.bounds.data(), sizeof b, cudaMemcpyDeviceToHost, stream));
+  LEXICO_CUDA_CHECK(cudaStreamSynchronize(stream));
+  // The bounds hold for every dictionary of the encoder: never lower them
+  // while others still need them, unless this is the only one.
+  I.e_max = I.n_dicts == 1 ? b[0] * 1.001f : std::max(I.e_max, b[0] * 1.001f);
+  I.dn_max = I.n_dicts == 1 ? b[1] * 1.001f : std::max(I.dn_max, b[1] * 1.001f);
 }
 
 const GpuOmpStats& GpuOmpEncoder::last_stats() const {

@@ -891,6 +891,42 @@ void launch_refit(const LaunchArgs& a, cudaStream_t stream) {
   }
 }
 
+namespace {
+
+// One block (padded_dim threads) per atom: the copies, then the atom's FP16
+// error and FP16 norm (double sums, as the host's construction) into bounds.
+__global__ void pack_dictionary_kernel(const float* src, int dim, int padded_dim, int n_pad, int k, __half* dict_half,
+                                       float* dict_float, unsigned* bounds) {
+  const int j = blockIdx.x, e = threadIdx.x;
+  const float value = e < dim ? src[size_t(j) * dim + e] : 0.0f;
+  const __half h = __float2half_rn(value);
+  const size_t at = (size_t(k) * n_pad + j) * padded_dim + e;
+  dict_half[at] = h;
+  dict_float[at] = value;
+  const double back = double(__half2float(h)), diff = back - double(value);
+  __shared__ double sums[2][4];
+  double err2 = dev::warp_sum(diff * diff), n2 = dev::warp_sum(back * back);
+  if ((e & 31) == 0) sums[0][e >> 5] = err2, sums[1][e >> 5] = n2;
+  __syncthreads();
+  if (e == 0) {
+    err2 = n2 = 0.0;
+    for (int w = 0; w < padded_dim / 32; ++w) err2 += sums[0][w], n2 += sums[1][w];
+    // Non-negative floats order as their bit patterns.
+    atomicMax(&bounds[0], __float_as_uint(float(sqrt(err2))));
+    atomicMax(&bounds[1], __float_as_uint(float(sqrt(n2))));
+  }
+}
+
+}  // namespace
+
+void launch_pack_dictionary(const float* src, int dim, int n_atoms, int padded_dim, int n_pad, int k,
+                            __half* dict_half, float* dict_float, unsigned* bounds, cudaStream_t stream) {
+  if (n_atoms <= 0) return;
+  pack_dictionary_kernel<<<unsigned(n_atoms), unsigned(padded_dim), 0, stream>>>(src, dim, padded_dim, n_pad, k,
+                                                                                  dict_half, dict_float, bounds);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
 void fp8_encode_on_device(const float* host_in, uint8_t* host_out, size_t n) {
   if (n == 0) return;
   DeviceBuffer<float> in(n, "fp8 test input");

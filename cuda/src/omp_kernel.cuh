@@ -51,6 +51,12 @@ int omp_max_grid(int padded_dim, int max_sparsity, bool small_tiles);
 void launch_omp(const LaunchArgs& args, cudaStream_t stream);
 // FP8-aware refit (OmpOptions::fp8_refit) of rows already pursued.
 void launch_refit(const LaunchArgs& args, cudaStream_t stream);
+// Writes dictionary k's padded FP16 and float copies from m×N float columns
+// (src, column j at j·dim) and raises bounds[0] to the largest ‖d − d̃‖ and
+// bounds[1] to the largest ‖d̃‖ over its atoms (float bits, atomicMax; the
+// caller zeroes them first). Padding stays as the constructor wrote it (0).
+void launch_pack_dictionary(const float* src, int dim, int n_atoms, int padded_dim, int n_pad, int k,
+                            __half* dict_half, float* dict_float, unsigned* bounds, cudaStream_t stream);
 // Test hook: FP8 encode on the device, element by element.
 void fp8_encode_on_device(const float* host_in, uint8_t* host_out, size_t n);
 

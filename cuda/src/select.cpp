@@ -1,6 +1,7 @@
 #include "lexico/cuda/select.h"
 
 #include "lexico/cuda/device.h"
+#include "lexico/cuda/dictionary_learner.h"
 #include "lexico/cuda/omp.h"
 #include "lexico/error.h"
 
@@ -101,6 +102,33 @@ EncoderFactory encoder_factory(Device device, std::function<void(const std::stri
   log->notice = std::move(notice);
   return [device, log](Eigen::Ref<const Eigen::MatrixXf> dictionary) -> std::unique_ptr<SparseEncoder> {
     return std::make_unique<NoticedBackend>(std::make_unique<OmpBackend>(dictionary, device), log);
+  };
+}
+
+LearnerFactory learner_factory(Device device, std::function<void(const std::string&)> notice) {
+  if (device == Device::Cpu) return {};
+  auto log = std::make_shared<NoticedBackend::Log>();
+  log->notice = notice;
+  const EncoderFactory encoders = encoder_factory(device, std::move(notice));
+  return [log, encoders](Eigen::MatrixXf init, const LearnerOptions& options) -> std::unique_ptr<DictionaryLearner> {
+    if (gpu_usable()) {
+      const std::string why = GpuDictionaryLearner::unsupported_reason(int(init.rows()), int(init.cols()), options);
+      if (why.empty()) {
+        try {
+          auto learner = std::make_unique<GpuDictionaryLearner>(init, options);
+          log->say("OMP, gradient and Adam run on " + device_info().summary());
+          return learner;
+        } catch (const Error& e) {
+          if (!is_gpu_error(e)) throw;
+          log->say(std::string(e.what()) + ": the training step runs on the CPU");
+        }
+      } else {
+        log->say(why + ": the training step runs on the CPU");
+      }
+    }
+    LearnerOptions cpu = options;
+    cpu.encoders = encoders;
+    return make_learner({}, std::move(init), cpu);
   };
 }
 

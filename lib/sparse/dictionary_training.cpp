@@ -41,6 +41,8 @@ void check_options(const TrainOptions& o) {
   if (!(o.val_fraction > 0 && o.val_fraction <= 0.5))
     usage_error("--val-fraction", "must lie in (0, 0.5], not {}", o.val_fraction);
   if (o.dead_after < 0) usage_error("--dead-after", "must not be negative, not {}", o.dead_after);
+  if (!(o.checkpoint_seconds >= 0 && std::isfinite(o.checkpoint_seconds)))
+    usage_error("--checkpoint-every", "must be a number of seconds ≥ 0, not {}", o.checkpoint_seconds);
 }
 
 std::string kinds_text(const std::vector<KvKind>& kinds) {
@@ -199,9 +201,12 @@ EpochReport::Kind train_task_epoch(TaskProgress& t, DictionaryLearner& learner, 
 }
 
 // Trains a layer's unfinished dictionaries from where `state` left them,
-// saving `state` to the checkpoint after every epoch.
+// saving `state` to the checkpoint after the layer's last epoch and after
+// any epoch that ends o.checkpoint_seconds or more after the last save
+// (`saved`). Each save rewrites every finished layer's dictionaries, so a
+// save per epoch would cost O(layers² · epochs) bytes over a run.
 void train_layer(const Setup& s, const TrainOptions& o, int layer, Checkpoint& state, const std::string& ckpt_path,
-                 const EpochCallback& on_epoch) {
+                 Clock::time_point& saved, const EpochCallback& on_epoch) {
   for (KvKind kind : o.kinds) task_of(state, layer, kind);  // create all first: pointers stay valid
   std::vector<TaskProgress*> tasks;
   for (KvKind kind : o.kinds) tasks.push_back(&task_of(state, layer, kind));
@@ -225,7 +230,7 @@ void train_layer(const Setup& s, const TrainOptions& o, int layer, Checkpoint& s
   learner_options.threads = o.threads;
   learner_options.encoders = o.encoders;
   std::vector<TrainingVectors> data(tasks.size());
-  std::vector<std::optional<DictionaryLearner>> learners(tasks.size());
+  std::vector<std::unique_ptr<DictionaryLearner>> learners(tasks.size());
   EpochReport report = new_report(layer, 0, o.epochs);
   for (size_t k = 0; k < tasks.size(); ++k) {
     TaskProgress& t = *tasks[k];
@@ -235,7 +240,7 @@ void train_layer(const Setup& s, const TrainOptions& o, int layer, Checkpoint& s
                                     derive_seed(o.seed, {uint64_t(layer), uint64_t(t.kind), kData}));
     t.n_train = data[k].train.cols();
     t.n_val = data[k].val.cols();
-    learners[k].emplace(initial_dictionary(o, s.init, layer, t.kind, s.m, s.n), learner_options);
+    learners[k] = make_learner(o.learners, initial_dictionary(o, s.init, layer, t.kind, s.m, s.n), learner_options);
     if (t.learner) {
       learners[k]->restore(std::move(*t.learner));
       t.learner.reset();
@@ -263,15 +268,16 @@ void train_layer(const Setup& s, const TrainOptions& o, int layer, Checkpoint& s
       TaskProgress& t = *tasks[k];
       report.kinds.push_back(t.finished(o.epochs) ? kind_report(t, std::nan(""), std::nan(""))
                                                   : train_task_epoch(t, *learners[k], data[k], o, total_steps, epoch));
-      // The learner's state is saved while it may still be needed, then dropped.
-      if (!learners[k]) continue;
-      if (t.finished(o.epochs))
-        learners[k].reset();
-      else
-        t.learner = learners[k]->state();
+      if (learners[k] && t.finished(o.epochs)) learners[k].reset();
     }
-    write_checkpoint(ckpt_path, state);
-    for (TaskProgress* t : tasks) t->learner.reset();
+    if (all_finished() || since(saved) >= o.checkpoint_seconds) {
+      // The learners' states are saved while they may still be needed, then dropped.
+      for (size_t k = 0; k < tasks.size(); ++k)
+        if (learners[k]) tasks[k]->learner = learners[k]->state();
+      write_checkpoint(ckpt_path, state);
+      for (TaskProgress* t : tasks) t->learner.reset();
+      saved = Clock::now();
+    }
     if (on_epoch) {
       report.seconds = since(start);
       report.layer_done = all_finished();
@@ -344,7 +350,8 @@ Dictionary train_dictionary_file(const std::vector<std::string>& dump_paths, con
     check_settings(ckpt_path, saved.settings, state.settings);
     state.tasks = std::move(saved.tasks);
   }
-  for (int layer : s.layers) train_layer(s, o, layer, state, ckpt_path, on_epoch);
+  Clock::time_point saved = Clock::now();
+  for (int layer : s.layers) train_layer(s, o, layer, state, ckpt_path, saved, on_epoch);
   Dictionary d = assemble(s, o, dump_paths, state);
   write_dictionary(output, d);
   std::error_code ec;

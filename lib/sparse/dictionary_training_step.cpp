@@ -86,13 +86,19 @@ Eigen::MatrixXf random_dictionary(int m, int n, uint64_t seed) {
   return d;
 }
 
-DictionaryLearner::DictionaryLearner(Eigen::MatrixXf init, LearnerOptions options)
+std::unique_ptr<DictionaryLearner> make_learner(const LearnerFactory& factory, Eigen::MatrixXf init,
+                                                const LearnerOptions& options) {
+  if (factory) return factory(std::move(init), options);
+  return std::make_unique<CpuDictionaryLearner>(std::move(init), options);
+}
+
+CpuDictionaryLearner::CpuDictionaryLearner(Eigen::MatrixXf init, LearnerOptions options)
     : options_(options),
       dict_(std::move(init)),
       adam_(dict_.rows(), dict_.cols(), options.adam),
       idle_(size_t(dict_.cols()), 0) {}
 
-double DictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr) {
+double CpuDictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr) {
   const std::unique_ptr<SparseEncoder> encoder = make_encoder(options_.encoders, dict_);
   const SparseCoefs codes = encoder->encode(batch, omp_options(options_));
   const Eigen::MatrixXf residual = batch - reconstruct(dict_, codes);
@@ -113,7 +119,7 @@ double DictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch, d
   return total;
 }
 
-void DictionaryLearner::restart_dead_atoms(const Eigen::MatrixXf& residual, const std::vector<double>& squared_errors) {
+void CpuDictionaryLearner::restart_dead_atoms(const Eigen::MatrixXf& residual, const std::vector<double>& squared_errors) {
   std::vector<Eigen::Index> dead;
   for (size_t j = 0; j < idle_.size(); ++j)
     if (idle_[j] >= options_.dead_after) dead.push_back(Eigen::Index(j));
@@ -137,7 +143,7 @@ void DictionaryLearner::restart_dead_atoms(const Eigen::MatrixXf& residual, cons
   }
 }
 
-double DictionaryLearner::mean_rre(const Eigen::MatrixXf& vectors) const {
+double CpuDictionaryLearner::mean_rre(const Eigen::MatrixXf& vectors) const {
   if (vectors.cols() == 0) return 0.0;
   const std::unique_ptr<SparseEncoder> encoder = make_encoder(options_.encoders, dict_);
   double sum = 0.0;
@@ -149,11 +155,11 @@ double DictionaryLearner::mean_rre(const Eigen::MatrixXf& vectors) const {
   return sum / double(vectors.cols());
 }
 
-DictionaryLearner::State DictionaryLearner::state() const {
+DictionaryLearner::State CpuDictionaryLearner::state() const {
   return {dict_, adam_.first_moment(), adam_.second_moment(), adam_.steps(), idle_, steps_, restarted_};
 }
 
-void DictionaryLearner::restore(State s) {
+void CpuDictionaryLearner::restore(State s) {
   if (s.dictionary.rows() != dict_.rows() || s.dictionary.cols() != dict_.cols() || s.idle.size() != idle_.size())
     internal_error("training", "restored learner state has the wrong shape");
   dict_ = std::move(s.dictionary);

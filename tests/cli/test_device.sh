@@ -15,7 +15,7 @@ expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-encode dump.h5
 expect_error 2 "--device: 'tpu' is not a device" out.h5 -- lexico-train dump.h5 -N 256 -o out.h5 --device tpu
 
 # on_gpu LOG: the log's notice names a GPU (its summary carries "(sm_XY").
-on_gpu() { grep -q "OMP runs on .*(sm_" "$1"; }
+on_gpu() { grep -Eq "runs? on .*\(sm_" "$1"; }
 rre() { sed -n 's/.*mean RRE keys \([0-9.]*\) values \([0-9.]*\).*/\1 \2/p' "$1"; }
 # close A B [TOL]: every number of A within TOL (default 2%, relative) of B's.
 close() { paste <(tr ' ' '\n' <<<"$1") <(tr ' ' '\n' <<<"$2") |

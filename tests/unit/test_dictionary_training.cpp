@@ -14,6 +14,7 @@
 #include "io/h5.h"
 #include "lexico/adam.h"
 #include "lexico/dictionary_training.h"
+#include "lexico/dictionary_training_checkpoint.h"
 #include "lexico/dictionary_training_data.h"
 #include "lexico/dictionary_training_step.h"
 #include "lexico/error.h"
@@ -165,7 +166,7 @@ TEST_CASE("an atom no vector uses is restarted from the worst-reconstructed vect
   options.sparsity = 2;
   options.dead_after = 1;
   options.threads = 1;
-  DictionaryLearner learner(d, options);
+  CpuDictionaryLearner learner(d, options);
   learner.step(x, 1e-3);
   CHECK(learner.restarted() == 1);
   CHECK((learner.dictionary().col(4) - r.col(worst).normalized()).norm() < 1e-5f);
@@ -175,7 +176,7 @@ TEST_CASE("an atom no vector uses is restarted from the worst-reconstructed vect
   for (Eigen::Index j = 0; j < 5; ++j) CHECK(learner.dictionary().col(j).norm() == doctest::Approx(1.0).epsilon(1e-5));
 
   options.dead_after = 0;  // never restart
-  DictionaryLearner keep(d, options);
+  CpuDictionaryLearner keep(d, options);
   keep.step(x, 1e-3);
   keep.step(x, 1e-3);
   CHECK(keep.restarted() == 0);
@@ -238,6 +239,7 @@ TEST_CASE("a resumed run ends with the same dictionaries as an uninterrupted one
   const std::string dump = synthetic(dir, "d.h5");
   TrainOptions o = quick_options();
   o.patience = 2;
+  o.checkpoint_seconds = 0;  // a save after every epoch: each can be resumed from
   const Dictionary whole = train_dictionary_file({dump}, o, dir / "whole.h5");
 
   for (const auto& [layer, epoch] : std::vector<std::pair<int, int>>{{0, 2}, {1, 1}, {1, 4}}) {
@@ -267,6 +269,37 @@ TEST_CASE("a resumed run ends with the same dictionaries as an uninterrupted one
     o.threads = 1;
     CHECK(!fs::exists(checkpoint_path(out)));
   }
+}
+
+TEST_CASE("within the checkpoint interval only finished layers are saved, and a resume starts after them") {
+  test::TempDir dir;
+  const std::string dump = synthetic(dir, "d.h5");
+  TrainOptions o = quick_options();
+  o.checkpoint_seconds = 3600;
+  const Dictionary whole = train_dictionary_file({dump}, o, dir / "whole.h5");
+  const std::string out = dir / "stopped.h5";
+  struct Interrupt {};
+  auto stop = [&](const EpochReport& r) {
+    if (r.layer == 1 && r.epoch == 2) throw Interrupt{};
+  };
+  CHECK_THROWS_AS(train_dictionary_file({dump}, o, out, false, stop), Interrupt);
+  const Checkpoint saved = read_checkpoint(checkpoint_path(out));
+  REQUIRE(!saved.tasks.empty());
+  for (const TaskProgress& t : saved.tasks) {
+    CHECK(t.layer == 0);  // layer 1's two epochs were not saved
+    CHECK(t.finished(o.epochs));
+    CHECK(!t.learner);
+  }
+  std::vector<int> layers_trained;
+  check_same(train_dictionary_file({dump}, o, out, true,
+                                   [&](const EpochReport& r) {
+                                     if (r.epoch == 1) layers_trained.push_back(r.layer);
+                                   }),
+             whole);
+  CHECK(layers_trained == std::vector<int>{1});
+  TrainOptions bad = o;
+  bad.checkpoint_seconds = -1;
+  CHECK(error_kind([&] { train_dictionary_file({dump}, bad, dir / "bad.h5"); }) == ErrorKind::Usage);
 }
 
 TEST_CASE("a trained dictionary clearly beats a random one; epochs 0 writes the random one") {

@@ -109,7 +109,7 @@ TEST_CASE("the dictionary learner codes its batches and validation with the fact
   options.sparsity = 3;
   CountingFactory counting;
   options.encoders = counting.factory();
-  DictionaryLearner learner(unit_columns(8, 32, 5), options);
+  CpuDictionaryLearner learner(unit_columns(8, 32, 5), options);
   const Eigen::MatrixXf batch = Eigen::MatrixXf::Random(8, 50);
   learner.step(batch, 1e-2);
   learner.step(batch, 1e-2);

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "lexico/dictionary.h"
+#include "lexico/dictionary_learner.h"
 #include "lexico/kv_dump.h"
 #include "lexico/sparse_encoder.h"
 
@@ -55,11 +56,18 @@ struct TrainOptions {
   int64_t max_vectors = 0;      // per layer and kind: a random sample of this many; 0 = all
   double val_fraction = 0.05;   // held out for validation, in (0, 0.5]
   int dead_after = 50;          // steps unused before an atom restarts; 0 = never
+  // The checkpoint is saved after each layer's last epoch and after any
+  // epoch ending this long after the last save (0: after every epoch).
+  double checkpoint_seconds = 30;
   // Who codes the batches and the validation vectors (empty: OmpEncoder on
   // the CPU). Results are identical run to run on one device; the GPU's codes
   // differ from the CPU's in float rounding, so a resume must use the device
   // the checkpoint was made on to continue bit for bit.
   EncoderFactory encoders;
+  // Who learns each dictionary (empty: CpuDictionaryLearner, coding with
+  // `encoders`); e.g. lexico::cuda::learner_factory keeps the whole step on
+  // the GPU. The same resume rule holds as for `encoders`.
+  LearnerFactory learners;
 };
 
 // What a progress line shows: one per layer and epoch (epoch 0 = the initial

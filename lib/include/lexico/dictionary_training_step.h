@@ -10,9 +10,12 @@
 #pragma once
 #include <Eigen/Core>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <vector>
 
 #include "lexico/adam.h"
+#include "lexico/dictionary_learner.h"
 #include "lexico/sparse_codes.h"
 #include "lexico/sparse_encoder.h"
 
@@ -38,41 +41,21 @@ double cosine_lr(double lr, int64_t step, int64_t total_steps);
 // m×n, entries uniform in [−1, 1) from SplitMix64(seed), columns normalised.
 Eigen::MatrixXf random_dictionary(int m, int n, uint64_t seed);
 
-struct LearnerOptions {
-  int sparsity = 8;     // s: atoms per vector in the codes
-  int dead_after = 50;  // restart an atom after this many steps unused; 0 = never
-  int threads = 0;      // OpenMP threads for the codes; 0 = all
-  AdamOptions adam;
-  EncoderFactory encoders;  // who codes the batches (empty: OmpEncoder on the CPU)
-};
-
-class DictionaryLearner {
+class CpuDictionaryLearner final : public DictionaryLearner {
  public:
-  // init: m×N with unit-norm columns.
-  DictionaryLearner(Eigen::MatrixXf init, LearnerOptions options);
+  CpuDictionaryLearner(Eigen::MatrixXf init, LearnerOptions options);
 
-  const Eigen::MatrixXf& dictionary() const { return dict_; }
-  int64_t steps() const { return steps_; }
-  int64_t restarted() const { return restarted_; }  // atoms re-initialised so far
+  Eigen::MatrixXf dictionary() const override { return dict_; }
+  int64_t steps() const override { return steps_; }
+  int64_t restarted() const override { return restarted_; }
+  double step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr) override;
+  double mean_rre(const Eigen::MatrixXf& vectors) const override;
+  State state() const override;
+  void restore(State state) override;
+
   const Adam& adam() const { return adam_; }
   // Steps since each atom was last used by a code.
   const std::vector<int64_t>& idle() const { return idle_; }
-
-  // One training step on the columns of batch (m×b) at learning rate lr.
-  // Returns Σ_v ‖x_v − D y_v‖² of the batch before the update.
-  double step(const Eigen::Ref<const Eigen::MatrixXf>& batch, double lr);
-  // Mean relative reconstruction error ‖x − D y‖ / ‖x‖ of the columns of
-  // vectors with s-sparse OMP codes.
-  double mean_rre(const Eigen::MatrixXf& vectors) const;
-
-  // Checkpoint state: everything step() depends on besides its arguments.
-  struct State {
-    Eigen::MatrixXf dictionary, adam_first, adam_second;
-    std::vector<int64_t> adam_steps, idle;
-    int64_t steps = 0, restarted = 0;
-  };
-  State state() const;
-  void restore(State state);
 
  private:
   // Replaces atoms idle for dead_after steps by the normalised residuals of

@@ -105,6 +105,13 @@ class GpuOmpEncoder {
   // last encode_device call, or −1.
   int64_t encode_device_errors(cudaStream_t stream = nullptr) const;
 
+  // Replaces dictionary `dictionary` by m×N float32 columns already on the
+  // device (column j at d_columns + j·m; unit norm, as the constructor
+  // demands, is the caller's promise and not checked), on `stream`, which it
+  // synchronises (the FP16 rounding bounds come back to the host). For a
+  // learner whose dictionary lives on the GPU.
+  void update_dictionary(const float* d_columns, cudaStream_t stream = nullptr, int dictionary = 0);
+
   const GpuOmpStats& last_stats() const;
 
  private:

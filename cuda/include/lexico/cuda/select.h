@@ -12,6 +12,7 @@
 
 #include <Eigen/Core>
 
+#include "lexico/dictionary_learner.h"
 #include "lexico/omp.h"
 #include "lexico/sparse_codes.h"
 #include "lexico/sparse_encoder.h"
@@ -53,5 +54,12 @@ class OmpBackend final : public SparseEncoder {
 // a GPU — so an app can log it once instead of once per dictionary. With
 // Device::Cpu it returns an empty factory (OmpEncoder).
 EncoderFactory encoder_factory(Device device, std::function<void(const std::string&)> notice = {});
+
+// The factory of lexico-train's dictionary learners: with Auto or Cuda, a
+// GpuDictionaryLearner (cuda/dictionary_learner.h: the whole step on the GPU)
+// when a usable GPU takes the shape and its state fits; otherwise — saying
+// why when a GPU was usable — a CpuDictionaryLearner that codes with
+// encoder_factory(device, notice). With Device::Cpu, an empty factory.
+LearnerFactory learner_factory(Device device, std::function<void(const std::string&)> notice = {});
 
 }  // namespace lexico::cuda

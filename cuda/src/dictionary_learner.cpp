@@ -106,7 +106,7 @@ struct GpuDictionaryLearner::Impl {
     values.reserve(slots, "GPU learner code values");
     encoder.encode_device(x.data(), n, dim, {0, n}, options,
                           DeviceSlots{counts.data(), indices.data(), values.data(), nullptr}, stream);
-    const int64_t bad = encoder.encode_device_errors(stream);
+    const int64_t bad = n > 0 ? encoder.encode_device_errors(stream) : -1;  // no launch: nothing to report
     if (bad >= 0) bad_input("omp", "vector {} holds a non-finite value", from + bad);
     return {counts.data(), indices.data(), values.data(), options.sparsity};
   }

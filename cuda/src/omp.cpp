@@ -202,8 +202,11 @@ struct GpuOmpEncoder::Impl {
     a.b_scratch = b_scratch.data();
     a.g_scratch = g_scratch.data();
     a.counters = counters.data();
-    const unsigned long long init[3] = {0, 0, ~0ull};
-    LEXICO_CUDA_CHECK(cudaMemcpyAsync(counters.data(), init, sizeof(init), cudaMemcpyHostToDevice, stream));
+    // Counters 0, 0 and ~0 by memsets: a copy from pageable host memory would
+    // make the host wait for the stream (and, on a cache's side stream, for
+    // the main stream's whole step) before it could launch anything more.
+    LEXICO_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), stream));
+    LEXICO_CUDA_CHECK(cudaMemsetAsync(counters.data() + 2, 0xFF, sizeof(unsigned long long), stream));
     LEXICO_CUDA_CHECK(cudaEventRecord(start, stream));
     omp_detail::launch_omp(a, stream);
     if (options.fp8_refit) {

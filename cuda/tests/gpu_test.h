@@ -3,11 +3,14 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <random>
+#include <string>
 
 #include <Eigen/Core>
 
 #include "lexico/cuda/device.h"
+#include "lexico/error.h"
 
 #define LEXICO_REQUIRE_GPU()                                                                         \
   do {                                                                                               \
@@ -18,6 +21,17 @@
   } while (0)
 
 namespace lexico::cuda::test {
+
+// The message of the lexico::Error f throws (its kind into *kind), or "(no error)".
+inline std::string error_text(const std::function<void()>& f, ErrorKind* kind = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (kind) *kind = e.kind();
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline Eigen::MatrixXf random_dictionary(int m, int n, uint32_t seed) {
   std::mt19937 rng(seed);

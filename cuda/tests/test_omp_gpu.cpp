@@ -90,16 +90,6 @@ void check_agreement(const Agreement& a, double min_fraction = 0.97, double coef
   CHECK(a.mean_rre_gpu <= a.mean_rre_cpu + 1e-3 * std::max(1.0, a.mean_rre_cpu));
 }
 
-std::string error_text(const std::function<void()>& f, ErrorKind* kind = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (kind) *kind = e.kind();
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 TEST_CASE("FP8 encode on the device is bit-exact with the CPU's") {

@@ -2,7 +2,7 @@
 // the full cache, and the CPU forward as the reference, in the same run.
 //
 //   bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...]
-//                    [--densify-limit T]
+//                    [--densify-limit T] [--compare-plans]
 //
 // A model of the named shape with random weights (lexico::synthetic_model:
 // the real weights cannot reach the GPU machine), FP16 weights, one sequence.
@@ -10,7 +10,9 @@
 // 128, random dictionaries of N atoms), with the encoding overlapped (the
 // default) and, for s = 16, serial. --densify-limit sets the Lexico caches'
 // GpuLexicoCache::set_densify_limit (decode steps over at most T compressed
-// tokens take the dense plan; 0: always the sparse kernels).
+// tokens take the dense plan; 0: always the sparse kernels); --compare-plans
+// adds s = 16 and s = 8 caches that always take the sparse kernels, decoded
+// in the same rounds.
 //   prefill: 2,048 tokens in one step and 8,192 in steps of 2,048, until the
 //     first token and until every code is stored;
 //   decode: per context length C, every cache is filled to C positions with
@@ -112,6 +114,7 @@ struct CacheKind {
   std::string label;
   int sparsity = 0;  // 0: the full cache
   bool overlap = true;
+  int64_t densify_limit = -1;  // -1: the run's --densify-limit
 };
 
 int64_t densify_limit = GpuLexicoCache::kDensifyLimit;
@@ -123,7 +126,7 @@ std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape,
   o.sparsity = kind.sparsity;
   o.buffer = 128;
   auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap);
-  cache->set_densify_limit(densify_limit);
+  cache->set_densify_limit(kind.densify_limit >= 0 ? kind.densify_limit : densify_limit);
   return cache;
 }
 
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string shape_name = "smollm2";
   int n_atoms = 4096;
+  bool compare_plans = false;
   std::vector<int64_t> contexts;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
@@ -149,9 +153,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--atoms") && i + 1 < argc) n_atoms = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--contexts") && i + 1 < argc) contexts = parse_list(argv[++i]);
     else if (!std::strcmp(argv[i], "--densify-limit") && i + 1 < argc) densify_limit = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--compare-plans")) compare_plans = true;
     else {
       std::fprintf(stderr, "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...] "
-                           "[--densify-limit T]\n");
+                           "[--densify-limit T] [--compare-plans]\n");
       return 2;
     }
   }
@@ -181,8 +186,12 @@ int main(int argc, char** argv) {
   GpuModel gpu(model, WeightPrecision::F16, kPrefillStep);
   std::printf("GPU weights: %.1f MiB\n\n", gpu.weight_bytes() / 1048576.0);
 
-  const std::vector<CacheKind> kinds = {
+  std::vector<CacheKind> kinds = {
       {"full FP16", 0}, {"lexico s=16", 16}, {"lexico s=8", 8}, {"s=16 serial", 16, false}};
+  if (compare_plans) {  // the sparse kernels on every decode step, in the same rounds
+    kinds.push_back({"s=16 sparse", 16, true, 0});
+    kinds.push_back({"s=8 sparse", 8, true, 0});
+  }
 
   // Prefill through the model: one step of 2,048 tokens, and 8,192 tokens in
   // steps of 2,048 (later steps attend over compressed tokens). "first token"

@@ -61,13 +61,15 @@ void launch_copy(const S* src, RowBlock s, D* dst, RowBlock d, int groups, int64
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 
-// One warp a row; lane l holds elements [E·l, E·l + E) of the m = 32·E.
+// Row r of the dense scratch (keys or values, by `warp`), one warp a row;
+// lane l holds elements [E·l, E·l + E) of the m = 32·E. Rows below
+// `compressed` are reconstructed from their codes, the next `buffered` copied
+// from the buffer.
 template <int E>
-__global__ void densify_kernel(const CodedLayer a, int groups, int64_t compressed, int64_t buffered, int s,
-                               __half* out_k, __half* out_v, int64_t out_rows) {
+__device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int64_t compressed, int64_t buffered,
+                                            int s, __half* out_k, __half* out_v, int64_t out_rows, int64_t warp,
+                                            int lane) {
   constexpr int M = 32 * E;
-  const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
-  const int lane = threadIdx.x & 31;
   const int64_t per_group = compressed + buffered, per_kind = per_group * groups;
   if (warp >= 2 * per_kind) return;  // warp-uniform
   const int kind = int(warp / per_kind);
@@ -110,6 +112,46 @@ __global__ void densify_kernel(const CodedLayer a, int groups, int64_t compresse
   for (int e = 0; e < E; e += 2) *reinterpret_cast<__half2*>(dst + e) = __floats2half2_rn(acc[e], acc[e + 1]);
 }
 
+template <int E>
+__global__ void densify_kernel(const CodedLayer a, int groups, int64_t compressed, int64_t buffered, int s,
+                               __half* out_k, __half* out_v, int64_t out_rows) {
+  const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+  densify_row<E>(a, groups, compressed, buffered, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);
+}
+
+// The first append_blocks blocks append the step's rows (to the buffer and
+// to the scratch, after the compressed and earlier buffer rows); the others
+// densify the compressed rows and the row0 earlier buffer rows.
+template <int E>
+__global__ void append_densify_kernel(const float* k, const float* v, int n, int groups, __half* buffer_k,
+                                      __half* buffer_v, int64_t row0, StepLengths lengths, const CodedLayer a,
+                                      int64_t compressed, int s, __half* out_k, __half* out_v, int64_t out_rows,
+                                      int append_blocks) {
+  constexpr int M = 32 * E;
+  if (int(blockIdx.x) >= append_blocks) {  // block-uniform
+    const int64_t warp = (int64_t(blockIdx.x - append_blocks) * blockDim.x + threadIdx.x) >> 5;
+    densify_row<E>(a, groups, compressed, row0, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);
+    return;
+  }
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) {
+    lengths.visible[i] = int32_t(row0 + i + 1);
+    if (lengths.fixed) lengths.fixed[i] = int32_t(lengths.fixed_value);
+    if (lengths.total) lengths.total[i] = int32_t(lengths.fixed_value + row0 + i + 1);
+  }
+  if (i >= int64_t(n) * groups * M) return;
+  const int e = int(i % M);
+  const int64_t tg = i / M;
+  const int g = int(tg % groups), t = int(tg / groups);
+  const __half hk = __float2half_rn(k[i]), hv = __float2half_rn(v[i]);
+  const size_t at_buffer = (g * a.buffer_rows + row0 + t) * M + e;
+  const size_t at_scratch = (g * out_rows + compressed + row0 + t) * M + e;
+  buffer_k[at_buffer] = hk;
+  buffer_v[at_buffer] = hv;
+  out_k[at_scratch] = hk;
+  out_v[at_scratch] = hv;
+}
+
 }  // namespace
 
 void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t buffered, int s, int m,
@@ -122,6 +164,25 @@ void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t bu
     densify_kernel<2><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
   else  // 128: the attention kernels' shape check admits no other
     densify_kernel<4><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+void append_densify(const float* k, const float* v, int n, const CodedLayer& layer, uint16_t* buffer_k,
+                    uint16_t* buffer_v, int groups, int64_t compressed, int64_t row0, int s, int m,
+                    StepLengths lengths, uint16_t* out_keys, uint16_t* out_values, int64_t out_rows,
+                    cudaStream_t stream) {
+  const int append_blocks = blocks_for(std::max<int64_t>(int64_t(n) * groups * m, n));
+  const int blocks = append_blocks + blocks_for(2 * int64_t(groups) * (compressed + row0) * 32);
+  auto* bk = reinterpret_cast<__half*>(buffer_k);
+  auto* bv = reinterpret_cast<__half*>(buffer_v);
+  auto* ok = reinterpret_cast<__half*>(out_keys);
+  auto* ov = reinterpret_cast<__half*>(out_values);
+  if (m == 64)
+    append_densify_kernel<2><<<blocks, kThreads, 0, stream>>>(k, v, n, groups, bk, bv, row0, lengths, layer, compressed,
+                                                             s, ok, ov, out_rows, append_blocks);
+  else  // 128: the attention kernels' shape check admits no other
+    append_densify_kernel<4><<<blocks, kThreads, 0, stream>>>(k, v, n, groups, bk, bv, row0, lengths, layer, compressed,
+                                                             s, ok, ov, out_rows, append_blocks);
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 

@@ -68,4 +68,14 @@ struct CodedLayer {
 void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t buffered, int s, int m,
              uint16_t* out_keys, uint16_t* out_values, int64_t out_rows, cudaStream_t stream);
 
+// append_step and densify in one launch, for a step the dense plan attends:
+// the step's n rows go to the layer's buffer (buffer_k, buffer_v: `layer`'s
+// buffers, rows [row0, row0 + n)) and to the scratch after the compressed
+// rows and the row0 earlier buffer rows, which are reconstructed and copied
+// as densify does.
+void append_densify(const float* k, const float* v, int n, const CodedLayer& layer, uint16_t* buffer_k,
+                    uint16_t* buffer_v, int groups, int64_t compressed, int64_t row0, int s, int m,
+                    StepLengths lengths, uint16_t* out_keys, uint16_t* out_values, int64_t out_rows,
+                    cudaStream_t stream);
+
 }  // namespace lexico::cuda::cache_detail

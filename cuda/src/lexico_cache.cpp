@@ -152,6 +152,22 @@ CompressedKv GpuLexicoCache::layer_view(int layer) const {
   return kv;
 }
 
+namespace {
+
+// The layer as the densify kernels read it.
+cache_detail::CodedLayer coded_layer(const CompressedKv& kv, int64_t code_rows, int64_t buffer_rows) {
+  cache_detail::CodedLayer coded;
+  coded.indices[0] = kv.key_indices, coded.indices[1] = kv.value_indices;
+  coded.codes[0] = kv.key_codes, coded.codes[1] = kv.value_codes;
+  coded.dictionary[0] = kv.key_dictionary, coded.dictionary[1] = kv.value_dictionary;
+  coded.buffer[0] = kv.key_buffer, coded.buffer[1] = kv.value_buffer;
+  coded.code_rows = code_rows;
+  coded.buffer_rows = buffer_rows;
+  return coded;
+}
+
+}  // namespace
+
 void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tokens, cudaStream_t stream) {
   if (n_tokens < 1 || n_tokens > max_step_)
     usage_error(name(), "a step of {} tokens is outside 1..{}", n_tokens, max_step_);
@@ -164,13 +180,26 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
                 layer, b + n_tokens, buffer_capacity_);
   const size_t L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim;
   const size_t buffer_layer = H * buffer_capacity_ * m;
-  cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_.data() + layer * buffer_layer,
-                            buffer_.data() + (L + layer) * buffer_layer, buffer_capacity_, b,
-                            {buffer_lengths_.data(), compressed_lengths_.data(), compressed_[layer],
-                             dense_lengths_.data()},
-                            stream);
+  uint16_t* buffer_k = buffer_.data() + layer * buffer_layer;
+  uint16_t* buffer_v = buffer_.data() + (L + layer) * buffer_layer;
+  const int64_t c = compressed_[layer];
+  const cache_detail::StepLengths lengths{buffer_lengths_.data(), compressed_lengths_.data(), c,
+                                          dense_lengths_.data()};
+  if (dense_plan(c, n_tokens)) {
+    cache_detail::append_densify(k, v, n_tokens, coded_layer(layer_view(layer), capacity_, buffer_capacity_),
+                                 buffer_k, buffer_v, int(H), c, b, options_.sparsity, int(m), lengths,
+                                 dense_keys_.data(), dense_values_.data(), capacity_ + buffer_capacity_, stream);
+    scratch_ = {layer, c, b + n_tokens};
+  } else {
+    cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_k, buffer_v, buffer_capacity_, b, lengths,
+                              stream);
+  }
   buffered_[layer] = b + n_tokens;
   last_append_ = n_tokens;
+}
+
+bool GpuLexicoCache::dense_plan(int64_t compressed, int n_tokens) const {
+  return compressed > 0 && (n_tokens > 1 || compressed <= densify_limit_);
 }
 
 void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) {
@@ -184,20 +213,15 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
                          stream, /*one_sequence=*/true);
     return;
   }
-  if (n_tokens == 1 && c > densify_limit_) {
+  if (!dense_plan(c, n_tokens)) {
     attention_.run(kv, q, out, n_tokens, c, stream);
     return;
   }
-  cache_detail::CodedLayer coded;
-  coded.indices[0] = kv.key_indices, coded.indices[1] = kv.value_indices;
-  coded.codes[0] = kv.key_codes, coded.codes[1] = kv.value_codes;
-  coded.dictionary[0] = kv.key_dictionary, coded.dictionary[1] = kv.value_dictionary;
-  coded.buffer[0] = kv.key_buffer, coded.buffer[1] = kv.value_buffer;
-  coded.code_rows = capacity_;
-  coded.buffer_rows = buffer_capacity_;
   const int64_t rows = capacity_ + buffer_capacity_;
-  cache_detail::densify(coded, shape_.n_kv_heads, c, b, options_.sparsity, shape_.head_dim, dense_keys_.data(),
-                        dense_values_.data(), rows, stream);
+  const bool ready = scratch_.layer == layer && scratch_.compressed == c && scratch_.buffered == b;
+  if (!ready)  // the append took the other plan (the limit changed since), or rows moved
+    cache_detail::densify(coded_layer(kv, capacity_, buffer_capacity_), shape_.n_kv_heads, c, b, options_.sparsity,
+                          shape_.head_dim, dense_keys_.data(), dense_values_.data(), rows, stream);
   dense_attention_.run(dense_keys_.data(), dense_values_.data(), rows, dense_lengths_.data(), q, out, n_tokens, c + b,
                        stream, /*one_sequence=*/true);
 }

@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -235,7 +236,6 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
     LexicoOptions o;
     o.sparsity = 12;
     o.buffer = 16;
-    GpuLexicoCache cache(shape, dict, o, 400, 64, /*overlap_encoding=*/false);
     const size_t row = size_t(shape.n_kv_heads) * m;
     const Eigen::MatrixXf kv = random_vectors(int(row), 2 * 64, 7);  // keys, then values, of 64 tokens
     DeviceBuffer<float> k(row * 64), v(row * 64), q(size_t(shape.n_heads) * m), out(q.size());
@@ -243,20 +243,30 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
     LEXICO_CUDA_CHECK(cudaMemcpy(v.data(), kv.data() + row * 64, v.bytes(), cudaMemcpyHostToDevice));
     const Eigen::MatrixXf qh = 0.5f * random_vectors(m, shape.n_heads, 8);
     LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), qh.data(), q.bytes(), cudaMemcpyHostToDevice));
-    for (int step = 0; step < 5; ++step) {  // 320 positions: 304 compressed (with the new token, 305)
-      cache.append(0, k.data(), v.data(), 64, nullptr);
-      cache.finish_step(nullptr);
-    }
-    cache.append(0, k.data(), v.data(), 1, nullptr);
-    REQUIRE(cache.compressed_length(0) == 5 * 64 - 16);
-    auto attend = [&](int64_t limit) {
+    // 320 positions (with the new token 321, 305 compressed); the last append
+    // under `limit`: the dense plan reconstructs in the append's launch, the
+    // sparse one leaves that to attend.
+    auto filled = [&](int64_t limit) {
+      auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 400, 64, /*overlap_encoding=*/false);
+      for (int step = 0; step < 5; ++step) {  // steps 2-5: multi-token steps on the dense plan
+        cache->append(0, k.data(), v.data(), 64, nullptr);
+        cache->finish_step(nullptr);
+      }
+      cache->set_densify_limit(limit);
+      cache->append(0, k.data(), v.data(), 1, nullptr);
+      REQUIRE(cache->compressed_length(0) == 5 * 64 - 16);
+      return cache;
+    };
+    auto attend = [&](GpuLexicoCache& cache, int64_t limit) {
       cache.set_densify_limit(limit);
       cache.attend(0, q.data(), 1, out.data(), nullptr);
       std::vector<float> host(q.size());
       LEXICO_CUDA_CHECK(cudaMemcpy(host.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
       return Eigen::Map<const Eigen::MatrixXf>(host.data(), m, shape.n_heads).eval();
     };
-    const Eigen::MatrixXf sparse = attend(0), dense = attend(GpuLexicoCache::kDensifyLimit);
+    const auto fused = filled(GpuLexicoCache::kDensifyLimit), apart = filled(0);
+    const Eigen::MatrixXf dense = attend(*fused, GpuLexicoCache::kDensifyLimit), sparse = attend(*fused, 0);
+    CHECK(attend(*apart, GpuLexicoCache::kDensifyLimit) == dense);  // the same rows, reconstructed by attend
     const float err = (dense - sparse).cwiseAbs().maxCoeff() / sparse.cwiseAbs().maxCoeff();
     MESSAGE("head_dim " << m << ": dense plan vs sparse kernels, max relative difference " << err);
     CHECK(err > 0.0f);  // two different computations

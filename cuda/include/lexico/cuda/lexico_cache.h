@@ -15,7 +15,8 @@
 //    to FP16) into a scratch of one layer's rows, the buffer rows copied after
 //    them, and the dense FP16 kernel attends; one reconstruction serves all
 //    the step's queries, where the sparse kernel would gather per query, and
-//    at short context it costs fewer launches than the sparse kernels' four.
+//    at short context it costs fewer launches than the sparse kernels' four
+//    (the reconstruction shares the append's launch).
 // While nothing is compressed yet (a prompt's first step) the dense kernel
 // attends the buffer in place. finish_step() codes the step's overflow of
 // every layer, keys and values, in one GpuOmpEncoder launch over the 2·L
@@ -88,6 +89,8 @@ class GpuLexicoCache : public GpuKvCache {
   void commit(cudaStream_t stream);
   // usage_error unless every layer holds as many tokens as layer 0.
   void check_layers_in_step() const;
+  // Whether a step of n_tokens over `compressed` compressed tokens takes the dense plan.
+  bool dense_plan(int64_t compressed, int n_tokens) const;
 
   LexicoOptions options_;
   int n_atoms_;
@@ -112,6 +115,13 @@ class GpuLexicoCache : public GpuKvCache {
   DenseDecodeAttention dense_attention_;  // the buffer in place, or the densified rows
   DeviceBuffer<uint16_t> dense_keys_, dense_values_;  // FP16, [kv head][capacity + buffer_capacity][m]
   DeviceBuffer<int32_t> dense_lengths_;               // [max_step]: compressed + buffer rows a query sees
+  // What the scratch holds: append() fills it for a step the dense plan will
+  // attend (one launch with the append), and attend() reuses it when the
+  // layer and lengths still match.
+  struct ScratchRows {
+    int layer = -1;
+    int64_t compressed = 0, buffered = 0;
+  } scratch_;
 };
 
 }  // namespace lexico::cuda

@@ -155,8 +155,9 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--densify-limit") && i + 1 < argc) densify_limit = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--compare-plans")) compare_plans = true;
     else {
-      std::fprintf(stderr, "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...] "
-                           "[--densify-limit T] [--compare-plans]\n");
+      std::fprintf(stderr,
+                   "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...] "
+                   "[--densify-limit T] [--compare-plans]\n");
       return 2;
     }
   }

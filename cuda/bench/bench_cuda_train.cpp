@@ -109,7 +109,8 @@ int main(int argc, char** argv) {
     } else if (a == "--cpu-epochs" && i + 1 < argc) {
       cpu_epochs = std::stoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: bench_cuda_train [--quick] [--vectors V] [--epochs E] [--omp-epochs O] [--cpu-epochs C]\n");
+      std::fprintf(stderr,
+                   "usage: bench_cuda_train [--quick] [--vectors V] [--epochs E] [--omp-epochs O] [--cpu-epochs C]\n");
       return 2;
     }
   }

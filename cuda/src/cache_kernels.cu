@@ -160,10 +160,11 @@ void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t bu
   if (threads == 0) return;
   auto* k = reinterpret_cast<__half*>(out_keys);
   auto* v = reinterpret_cast<__half*>(out_values);
+  const int blocks = blocks_for(threads);
   if (m == 64)
-    densify_kernel<2><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+    densify_kernel<2><<<blocks, kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
   else  // 128: the attention kernels' shape check admits no other
-    densify_kernel<4><<<blocks_for(threads), kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+    densify_kernel<4><<<blocks, kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 

@@ -197,8 +197,8 @@ double GpuDictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch
     std::iota(worst.begin(), worst.end(), 0);
     const size_t n = std::min(dead.size(), worst.size());
     std::partial_sort(worst.begin(), worst.begin() + int64_t(n), worst.end(), [&](int32_t a, int32_t c) {
-      return squared_errors[size_t(a)] != squared_errors[size_t(c)] ? squared_errors[size_t(a)] > squared_errors[size_t(c)]
-                                                                    : a < c;
+      const double ea = squared_errors[size_t(a)], ec = squared_errors[size_t(c)];
+      return ea != ec ? ea > ec : a < c;
     });
     size_t pairs = 0;
     while (pairs < n && squared_errors[size_t(worst[pairs])] > 0.0) ++pairs;

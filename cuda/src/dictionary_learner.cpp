@@ -18,9 +18,10 @@ namespace ld = learner_detail;
 
 namespace {
 
-// Vectors per gradient GEMM: their codes are scattered into an N×this dense
-// block (128 MiB at N = 4096), so large batches run in slices.
-constexpr int64_t kGemmVectors = 8192;
+// The gradient GEMM's codes are scattered into a dense N×(slice) block of at
+// most this many bytes, so large batches (or N) run in slices of vectors.
+constexpr int64_t kDenseCodeBytes = int64_t(128) << 20;
+constexpr int64_t kMaxSliceVectors = 8192;
 constexpr int64_t kValidationBlock = 65536;  // vectors coded at once by mean_rre, as the CPU learner
 
 OmpOptions omp_options(const LearnerOptions& o) {
@@ -118,9 +119,10 @@ struct GpuDictionaryLearner::Impl {
       return;
     }
     const float alpha = -2.0f / float(b);
-    dense_codes.reserve(size_t(n_atoms) * std::min(b, kGemmVectors), "GPU learner dense codes");
-    for (int64_t from = 0; from < b; from += kGemmVectors) {
-      const int64_t count = std::min(kGemmVectors, b - from);
+    const int64_t slice = std::clamp<int64_t>(kDenseCodeBytes / (int64_t(n_atoms) * 4), 1, kMaxSliceVectors);
+    dense_codes.reserve(size_t(n_atoms) * std::min(b, slice), "GPU learner dense codes");
+    for (int64_t from = 0; from < b; from += slice) {
+      const int64_t count = std::min(slice, b - from);
       const float beta = from == 0 ? 0.0f : 1.0f;
       LEXICO_CUDA_CHECK(cudaMemsetAsync(dense_codes.data(), 0, size_t(n_atoms) * count * sizeof(float), stream));
       ld::launch_scatter_codes(codes, from, count, n_atoms, dense_codes.data(), stream);

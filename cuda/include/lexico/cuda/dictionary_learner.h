@@ -8,8 +8,8 @@
 //
 // How: the codes by GpuOmpEncoder (its FP16/float copies of D refreshed on
 // the device each step); residuals r = x − D_I γ by a gather kernel; the
-// gradient −(2/b) R Yᵀ by one cuBLAS SGEMM per ≤ 8192 vectors against the
-// codes scattered into a dense N-row block (FP32, pedantic: no TF32); then one
+// gradient −(2/b) R Yᵀ by cuBLAS SGEMMs against the codes scattered into a
+// dense N-row block of ≤ 128 MiB (FP32, pedantic: no TF32); then one
 // kernel a warp per atom projects, steps Adam (per-atom step counts, bias
 // corrections in double, as lexico::Adam), renormalises and counts idle
 // steps. Results are identical run to run on one GPU and agree with the CPU

@@ -43,12 +43,40 @@ void upload(DeviceBuffer<T>& to, const T* from, size_t count, cudaStream_t strea
     LEXICO_CUDA_CHECK(cudaMemcpyAsync(to.data(), from, count * sizeof(T), cudaMemcpyHostToDevice, stream));
 }
 
+// Owners of the learner's stream and cuBLAS handle, so that a constructor
+// that throws halfway (e.g. out of memory) leaks neither.
+struct Stream {
+  cudaStream_t handle = nullptr;
+  Stream() { LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&handle, cudaStreamNonBlocking)); }
+  ~Stream() { cudaStreamDestroy(handle); }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+};
+struct Blas {
+  cublasHandle_t handle = nullptr;
+  explicit Blas(cudaStream_t stream) {
+    check_blas(cublasCreate(&handle), "cublasCreate");
+    try {
+      check_blas(cublasSetStream(handle, stream), "cublasSetStream");
+      check_blas(cublasSetMathMode(handle, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");  // FP32, no TF32
+    } catch (...) {
+      cublasDestroy(handle);
+      throw;
+    }
+  }
+  ~Blas() { cublasDestroy(handle); }
+  Blas(const Blas&) = delete;
+  Blas& operator=(const Blas&) = delete;
+};
+
 }  // namespace
 
 struct GpuDictionaryLearner::Impl {
   int dim = 0, n_atoms = 0;
-  cudaStream_t stream = nullptr;
-  cublasHandle_t blas = nullptr;
+  Stream owned_stream;
+  cudaStream_t stream = owned_stream.handle;
+  Blas owned_blas{stream};
+  cublasHandle_t blas = owned_blas.handle;
   GpuOmpEncoder encoder;
   DeviceBuffer<float> dict, first, second, grad;  // m×N each
   DeviceBuffer<int64_t> adam_steps, idle;        // N each
@@ -59,6 +87,7 @@ struct GpuDictionaryLearner::Impl {
   mutable DeviceBuffer<uint16_t> indices;
   mutable DeviceBuffer<float> values;
   mutable DeviceBuffer<double> errors;
+  DeviceBuffer<float> float_norms2;  // ‖r‖² in float: the CPU's test for a residual to restart from
   DeviceBuffer<int32_t> restarts;  // [atoms | vectors] of the step's restarts
 
   explicit Impl(const Eigen::MatrixXf& init)
@@ -72,10 +101,6 @@ struct GpuDictionaryLearner::Impl {
     idle.resize(n_atoms, "GPU learner idle counts");
     used.resize(n_atoms, "GPU learner used atoms");
     restarts.resize(2 * size_t(n_atoms), "GPU learner restarts");
-    LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-    check_blas(cublasCreate(&blas), "cublasCreate");
-    check_blas(cublasSetStream(blas, stream), "cublasSetStream");
-    check_blas(cublasSetMathMode(blas, CUBLAS_PEDANTIC_MATH), "cublasSetMathMode");  // FP32, no TF32
     upload(dict, init.data(), size, stream);
     LEXICO_CUDA_CHECK(cudaMemsetAsync(first.data(), 0, first.bytes(), stream));
     LEXICO_CUDA_CHECK(cudaMemsetAsync(second.data(), 0, second.bytes(), stream));
@@ -84,11 +109,6 @@ struct GpuDictionaryLearner::Impl {
     LEXICO_CUDA_CHECK(cudaMemsetAsync(used.data(), 0, used.bytes(), stream));
     LEXICO_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
-  ~Impl() {
-    if (blas) cublasDestroy(blas);
-    if (stream) cudaStreamDestroy(stream);
-  }
-
   // Copies columns [from, from + n) of `vectors` to x.
   void upload_vectors(const Eigen::Ref<const Eigen::MatrixXf>& vectors, int64_t from, int64_t n) const {
     x.reserve(std::max<size_t>(size_t(n) * dim, 1), "GPU learner vectors");
@@ -173,8 +193,9 @@ double GpuDictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch
   const ld::Codes codes = I.encode(b, 0, omp_options(options_));
   I.residual.reserve(std::max<size_t>(size_t(b) * I.dim, 1), "GPU learner residuals");
   I.errors.reserve(std::max<int64_t>(b, 1), "GPU learner squared errors");
-  ld::launch_residuals(I.x.data(), I.dict.data(), I.dim, b, codes, I.residual.data(), I.errors.data(), I.used.data(),
-                       I.stream);
+  I.float_norms2.reserve(std::max<int64_t>(b, 1), "GPU learner residual norms");
+  ld::launch_residuals(I.x.data(), I.dict.data(), I.dim, b, codes, I.residual.data(), I.errors.data(),
+                       I.float_norms2.data(), I.used.data(), I.stream);
   I.gradient(codes, b);
   const AdamOptions& adam = options_.adam;
   ld::launch_adam_step({I.dict.data(), I.grad.data(), I.first.data(), I.second.data(), I.adam_steps.data(),
@@ -190,7 +211,8 @@ double GpuDictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch
   const double total = std::accumulate(squared_errors.begin(), squared_errors.end(), 0.0);
 
   // Dead atoms restart from the batch's worst residuals, chosen as the CPU
-  // learner chooses them (largest ‖r‖², then lowest index; none with r = 0).
+  // learner chooses them (largest ‖r‖², then lowest index), stopping at a
+  // residual whose float norm is 0 (nothing to normalise).
   std::vector<int32_t> dead;
   for (int j = 0; j < int(idle.size()); ++j)
     if (idle[size_t(j)] >= options_.dead_after) dead.push_back(j);
@@ -202,8 +224,11 @@ double GpuDictionaryLearner::step(const Eigen::Ref<const Eigen::MatrixXf>& batch
       const double ea = squared_errors[size_t(a)], ec = squared_errors[size_t(c)];
       return ea != ec ? ea > ec : a < c;
     });
+    std::vector<float> float_norms2;
+    download(float_norms2, I.float_norms2, size_t(b), I.stream);
+    LEXICO_CUDA_CHECK(cudaStreamSynchronize(I.stream));
     size_t pairs = 0;
-    while (pairs < n && squared_errors[size_t(worst[pairs])] > 0.0) ++pairs;
+    while (pairs < n && float_norms2[size_t(worst[pairs])] > 0.0f) ++pairs;
     dead.resize(pairs);
     dead.insert(dead.end(), worst.begin(), worst.begin() + int64_t(pairs));
     upload(I.restarts, dead.data(), dead.size(), I.stream);
@@ -255,6 +280,7 @@ void GpuDictionaryLearner::restore(State s) {
   if (!shaped(s.dictionary) || !shaped(s.adam_first) || !shaped(s.adam_second) ||
       s.adam_steps.size() != size_t(I.n_atoms) || s.idle.size() != size_t(I.n_atoms))
     internal_error("training", "restored learner state has the wrong shape");
+  check_unit_dictionary(s.dictionary);  // as the CPU learner's next step would
   upload(I.dict, s.dictionary.data(), size_t(s.dictionary.size()), I.stream);
   upload(I.first, s.adam_first.data(), size_t(s.adam_first.size()), I.stream);
   upload(I.second, s.adam_second.data(), size_t(s.adam_second.size()), I.stream);

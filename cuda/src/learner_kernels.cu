@@ -31,22 +31,25 @@ __device__ __forceinline__ void reconstruct(const float* d, int dim, int64_t v, 
 }
 
 __global__ void residuals_kernel(const float* x, const float* d, int dim, int64_t n, Codes c, float* residual,
-                                 double* squared_errors, int32_t* used) {
+                                 double* squared_errors, float* float_norms2, int32_t* used) {
   const int64_t v = warp_index();
   if (v >= n) return;
   const int lane = threadIdx.x & 31;
   float xhat[kMaxPerLane];
   reconstruct(d, dim, v, c, lane, xhat);
   double sum = 0.0;
+  float fsum = 0.0f;
   for (int q = 0; q < kMaxPerLane; ++q) {
     const int e = lane + 32 * q;
     if (e >= dim) continue;
     const float r = x[v * dim + e] - xhat[q];
     residual[v * dim + e] = r;
     sum += double(r) * double(r);
+    fsum += r * r;
   }
   sum = dev::warp_sum(sum);
-  if (lane == 0) squared_errors[v] = sum;
+  fsum = dev::warp_sum(fsum);
+  if (lane == 0) squared_errors[v] = sum, float_norms2[v] = fsum;
   if (lane < c.counts[v]) used[c.indices[v * c.sparsity + lane]] = 1;  // s ≤ 32
 }
 
@@ -145,9 +148,10 @@ __global__ void restart_kernel(const int32_t* atoms, const int32_t* vectors, int
 }  // namespace
 
 void launch_residuals(const float* x, const float* d, int dim, int64_t n, Codes codes, float* residual,
-                      double* squared_errors, int32_t* used, cudaStream_t stream) {
+                      double* squared_errors, float* float_norms2, int32_t* used, cudaStream_t stream) {
   if (n <= 0) return;
-  residuals_kernel<<<blocks_for(n), kWarps * 32, 0, stream>>>(x, d, dim, n, codes, residual, squared_errors, used);
+  residuals_kernel<<<blocks_for(n), kWarps * 32, 0, stream>>>(x, d, dim, n, codes, residual, squared_errors,
+                                                               float_norms2, used);
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 

@@ -17,10 +17,11 @@ struct Codes {
 };
 
 // r_v = x_v − Σ_k γ_k d_(i_k) (the reconstruction summed in float in slot
-// order, as lexico::reconstruct), squared_errors[v] = Σ r² in double, and
-// used[i_k] = 1 for every atom a code uses.
+// order, as lexico::reconstruct), squared_errors[v] = Σ r² in double,
+// float_norms2[v] = Σ r² in float (> 0 exactly when the CPU's float norm
+// is), and used[i_k] = 1 for every atom a code uses.
 void launch_residuals(const float* x, const float* d, int dim, int64_t n, Codes codes, float* residual,
-                      double* squared_errors, int32_t* used, cudaStream_t stream);
+                      double* squared_errors, float* float_norms2, int32_t* used, cudaStream_t stream);
 // errors[v] = ‖x_v − x̂_v‖ / ‖x_v‖ in double (0 for x = x̂ = 0, +inf for a
 // zero x with x̂ ≠ 0), as lexico::relative_errors.
 void launch_relative_errors(const float* x, const float* d, int dim, int64_t n, Codes codes, double* errors,

@@ -193,6 +193,7 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
   } else {
     cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_k, buffer_v, buffer_capacity_, b, lengths,
                               stream);
+    scratch_.layer = -1;  // attend reconstructs if it takes the dense plan after all
   }
   buffered_[layer] = b + n_tokens;
   last_append_ = n_tokens;
@@ -219,9 +220,11 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
   }
   const int64_t rows = capacity_ + buffer_capacity_;
   const bool ready = scratch_.layer == layer && scratch_.compressed == c && scratch_.buffered == b;
-  if (!ready)  // the append took the other plan (the limit changed since), or rows moved
+  if (!ready) {  // the append took the other plan, rows moved since, or another layer's rows are there
     cache_detail::densify(coded_layer(kv, capacity_, buffer_capacity_), shape_.n_kv_heads, c, b, options_.sparsity,
                           shape_.head_dim, dense_keys_.data(), dense_values_.data(), rows, stream);
+    scratch_ = {layer, c, b};
+  }
   dense_attention_.run(dense_keys_.data(), dense_values_.data(), rows, dense_lengths_.data(), q, out, n_tokens, c + b,
                        stream, /*one_sequence=*/true);
 }

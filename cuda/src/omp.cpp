@@ -17,7 +17,6 @@ using omp_detail::Tile;
 
 namespace {
 
-constexpr float kUnitNormTolerance = 1e-3f;  // as lib/sparse/omp.cpp
 constexpr int64_t kMaxChunkVectors = int64_t(1) << 20;  // host calls run in pieces of this many
 
 int padded_dim(int dim) { return dim <= 64 ? 64 : 128; }
@@ -33,18 +32,6 @@ void check_options(const OmpOptions& options, int dim, int n_atoms) {
   if (!(options.tolerance >= 0.0f && options.tolerance < 1.0f))
     usage_error(where, "tolerance {} is outside [0, 1)", options.tolerance);
   if (options.threads < 0) usage_error(where, "threads {} is negative", options.threads);
-}
-
-void check_dictionary(const Eigen::MatrixXf& d) {
-  const char* where = "omp dictionary";
-  if (d.rows() < 1 || d.cols() < 1) bad_input(where, "is empty ({}×{})", d.rows(), d.cols());
-  if (d.cols() > kMaxAtoms) bad_input(where, "{} atoms exceed the {} that uint16 indices address", d.cols(), kMaxAtoms);
-  if (!d.allFinite()) bad_input(where, "holds a non-finite value");
-  for (Eigen::Index a = 0; a < d.cols(); ++a) {
-    const float norm = d.col(a).norm();
-    if (std::abs(norm - 1.0f) > kUnitNormTolerance)
-      bad_input(where, "atom {} has norm {}, not 1 (within {})", a, norm, kUnitNormTolerance);
-  }
 }
 
 }  // namespace
@@ -73,7 +60,7 @@ struct GpuOmpEncoder::Impl {
     require_gpu("GPU OMP");
     if (dictionaries.empty()) bad_input("omp dictionary", "no dictionary given");
     for (const auto& d : dictionaries) {
-      check_dictionary(d);
+      check_unit_dictionary(d);
       if (d.rows() != dictionaries[0].rows() || d.cols() != dictionaries[0].cols())
         bad_input("omp dictionary", "dictionaries differ in shape ({}×{} and {}×{})", dictionaries[0].rows(),
                   dictionaries[0].cols(), d.rows(), d.cols());

@@ -274,6 +274,48 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
   }
 }
 
+TEST_CASE("GPU lexico cache: the dense scratch holds one layer; attending layers out of order rebuilds it") {
+  LEXICO_REQUIRE_GPU();
+  const CacheShape shape{2, 4, 2, 64};
+  const Dictionary dict = synthetic_dictionary(shape, 256, 41);
+  LexicoOptions o;
+  o.sparsity = 8;
+  o.buffer = 8;
+  const size_t row = size_t(shape.n_kv_heads) * shape.head_dim, n = 32;
+  const Eigen::MatrixXf kv = random_vectors(int(row), int(4 * n), 9);  // keys and values of two layers
+  DeviceBuffer<float> data(row * 4 * n), q(size_t(shape.n_heads) * shape.head_dim), out(q.size());
+  LEXICO_CUDA_CHECK(cudaMemcpy(data.data(), kv.data(), data.bytes(), cudaMemcpyHostToDevice));
+  const Eigen::MatrixXf qh = 0.5f * random_vectors(shape.head_dim, shape.n_heads, 10);
+  LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), qh.data(), q.bytes(), cudaMemcpyHostToDevice));
+  auto k = [&](int layer) { return data.data() + size_t(2 * layer) * row * n; };
+  auto v = [&](int layer) { return data.data() + size_t(2 * layer + 1) * row * n; };
+  auto attend = [&](GpuLexicoCache& cache, int layer) {
+    cache.attend(layer, q.data(), 1, out.data(), nullptr);
+    std::vector<float> host(q.size());
+    LEXICO_CUDA_CHECK(cudaMemcpy(host.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+    return host;
+  };
+  // Both caches: 3 steps of 32 tokens a layer, then one token (the dense plan).
+  auto filled = [&] {
+    auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 200, 32, /*overlap_encoding=*/false);
+    for (int step = 0; step < 3; ++step) {
+      for (int l = 0; l < 2; ++l) cache->append(l, k(l), v(l), int(n), nullptr);
+      cache->finish_step(nullptr);
+    }
+    return cache;
+  };
+  const auto in_order = filled(), out_of_order = filled();
+  in_order->append(0, k(0), v(0), 1, nullptr);
+  const std::vector<float> a0 = attend(*in_order, 0);
+  in_order->append(1, k(1), v(1), 1, nullptr);
+  const std::vector<float> a1 = attend(*in_order, 1);
+  out_of_order->append(0, k(0), v(0), 1, nullptr);
+  out_of_order->append(1, k(1), v(1), 1, nullptr);  // the scratch now holds layer 1
+  CHECK(attend(*out_of_order, 0) == a0);
+  CHECK(attend(*out_of_order, 1) == a1);  // layer 0's rows were rebuilt there: layer 1's must be again
+  CHECK(a0 != a1);
+}
+
 TEST_CASE("GPU lexico cache: shapes the kernels do not take and misuse are refused with the reason") {
   const CacheShape shape{2, 4, 2, 64};
   LexicoOptions o;

@@ -138,6 +138,9 @@ TEST_CASE("GPU learner: runs repeat bit for bit, and a restored state continues 
 
   GpuDictionaryLearner wrong(test::random_dictionary(m, n / 2, 5), o);
   CHECK(error_text([&] { wrong.restore(a.state()); }).find("wrong shape") != std::string::npos);
+  DictionaryLearner::State corrupt = a.state();  // e.g. a damaged checkpoint: refused, as the CPU's next step would
+  corrupt.dictionary.col(3) *= 2.0f;
+  CHECK(error_text([&] { resumed.restore(corrupt); }).find("atom 3 has norm") != std::string::npos);
 }
 
 TEST_CASE("GPU learner: bad input gets the CPU learner's errors") {

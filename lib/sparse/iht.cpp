@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lexico/error.h"
+#include "lexico/omp.h"
 #include "sparse/sparse_solver_batch.h"
 
 namespace lexico {
@@ -174,7 +175,7 @@ class IhtWorker {
 }  // namespace
 
 IhtEncoder::IhtEncoder(Eigen::Ref<const Eigen::MatrixXf> dictionary) : dictionary_(dictionary) {
-  solver::check_unit_dictionary(dictionary_, "iht dictionary");
+  check_unit_dictionary(dictionary_, "iht dictionary");
   const Eigen::MatrixXd frame = dictionary_.cast<double>() * dictionary_.cast<double>().transpose();
   spectral_norm_sq_ =
       Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(frame, Eigen::EigenvaluesOnly).eigenvalues().maxCoeff();

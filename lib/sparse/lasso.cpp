@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lexico/error.h"
+#include "lexico/omp.h"
 #include "sparse/sparse_solver_batch.h"
 
 namespace lexico {
@@ -91,7 +92,7 @@ class LassoWorker {
 }  // namespace
 
 LassoEncoder::LassoEncoder(Eigen::Ref<const Eigen::MatrixXf> dictionary) : dictionary_(dictionary) {
-  solver::check_unit_dictionary(dictionary_, "lasso dictionary");
+  check_unit_dictionary(dictionary_, "lasso dictionary");
   gram_.noalias() = dictionary_.transpose() * dictionary_;
 }
 

@@ -294,18 +294,21 @@ void check_options(const OmpOptions& options, int dim, int n_atoms) {
 
 }  // namespace
 
-OmpEncoder::OmpEncoder(Eigen::Ref<const Eigen::MatrixXf> dictionary) : dictionary_(dictionary) {
-  const char* where = "omp dictionary";
-  if (dictionary_.rows() < 1 || dictionary_.cols() < 1)
-    bad_input(where, "is empty ({}×{})", dictionary_.rows(), dictionary_.cols());
-  if (dictionary_.cols() > kMaxAtoms)
-    bad_input(where, "{} atoms exceed the {} that uint16 indices address", dictionary_.cols(), kMaxAtoms);
-  if (!dictionary_.allFinite()) bad_input(where, "holds a non-finite value");
-  for (Eigen::Index a = 0; a < dictionary_.cols(); ++a) {
-    const float norm = dictionary_.col(a).norm();
+void check_unit_dictionary(Eigen::Ref<const Eigen::MatrixXf> dictionary, const char* where) {
+  if (dictionary.rows() < 1 || dictionary.cols() < 1)
+    bad_input(where, "is empty ({}×{})", dictionary.rows(), dictionary.cols());
+  if (dictionary.cols() > kMaxAtoms)
+    bad_input(where, "{} atoms exceed the {} that uint16 indices address", dictionary.cols(), kMaxAtoms);
+  if (!dictionary.allFinite()) bad_input(where, "holds a non-finite value");
+  for (Eigen::Index a = 0; a < dictionary.cols(); ++a) {
+    const float norm = dictionary.col(a).norm();
     if (std::abs(norm - 1.0f) > kUnitNormTolerance)
       bad_input(where, "atom {} has norm {}, not 1 (within {})", a, norm, kUnitNormTolerance);
   }
+}
+
+OmpEncoder::OmpEncoder(Eigen::Ref<const Eigen::MatrixXf> dictionary) : dictionary_(dictionary) {
+  check_unit_dictionary(dictionary_);
   gram_.setZero(padded(n_atoms()), n_atoms());
   gram_.topRows(n_atoms()).noalias() = dictionary_.transpose() * dictionary_;
   gram_diagonal_ = gram_.topRows(n_atoms()).diagonal();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "lexico/error.h"
+#include "lexico/omp.h"
 #include "sparse/sparse_solver_batch.h"
 
 namespace lexico {
@@ -249,7 +250,7 @@ class BeamWorker {
 }  // namespace
 
 BeamOmpEncoder::BeamOmpEncoder(Eigen::Ref<const Eigen::MatrixXf> dictionary) : dictionary_(dictionary) {
-  solver::check_unit_dictionary(dictionary_, "beam omp dictionary");
+  check_unit_dictionary(dictionary_, "beam omp dictionary");
   gram_.noalias() = dictionary_.transpose() * dictionary_;
 }
 

@@ -5,23 +5,6 @@
 
 namespace lexico::solver {
 
-namespace {
-constexpr float kUnitNormTolerance = 1e-3f;
-}
-
-void check_unit_dictionary(const Eigen::MatrixXf& dictionary, const char* where) {
-  if (dictionary.rows() < 1 || dictionary.cols() < 1)
-    bad_input(where, "is empty ({}×{})", dictionary.rows(), dictionary.cols());
-  if (dictionary.cols() > kMaxAtoms)
-    bad_input(where, "{} atoms exceed the {} that uint16 indices address", dictionary.cols(), kMaxAtoms);
-  if (!dictionary.allFinite()) bad_input(where, "holds a non-finite value");
-  for (Eigen::Index a = 0; a < dictionary.cols(); ++a) {
-    const float norm = dictionary.col(a).norm();
-    if (std::abs(norm - 1.0f) > kUnitNormTolerance)
-      bad_input(where, "atom {} has norm {}, not 1 (within {})", a, norm, kUnitNormTolerance);
-  }
-}
-
 void check_sparsity_and_threads(int sparsity, int threads, int dim, int n_atoms, const char* where) {
   const int max_sparsity = std::min(dim, n_atoms);
   if (sparsity < 1 || sparsity > max_sparsity)

@@ -1,5 +1,5 @@
 // What the alternative sparse solvers (IHT, Lasso, beam-search OMP) share:
-// validating a unit-norm dictionary, the least-squares fit on a chosen
+// the option checks, the least-squares fit on a chosen
 // support, and the batch driver that splits the vectors into blocks, runs
 // one worker per OpenMP thread over them and gathers fixed-capacity slots
 // into CSR rows.
@@ -17,11 +17,6 @@
 namespace lexico::solver {
 
 using VectorBatch = Eigen::Ref<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
-
-// Throws bad_input(where, ...) when D is empty, has more atoms than uint16
-// indices address, holds a non-finite value, or a column's norm is not 1
-// within 1e-3 (the same rules as OmpEncoder).
-void check_unit_dictionary(const Eigen::MatrixXf& dictionary, const char* where);
 
 // Throws usage_error unless 1 ≤ sparsity ≤ min(m, N) and threads ≥ 0.
 void check_sparsity_and_threads(int sparsity, int threads, int dim, int n_atoms, const char* where);

@@ -35,6 +35,11 @@ struct OmpOptions {
   bool fp8_refit = false;
 };
 
+// Throws bad_input(where, ...) unless D can be pursued: not empty, no more
+// atoms than uint16 indices address, finite, every column of norm 1 within
+// 1e-3. OmpEncoder, its GPU twin and the other solvers all check this.
+void check_unit_dictionary(Eigen::Ref<const Eigen::MatrixXf> dictionary, const char* where = "omp dictionary");
+
 class OmpEncoder {
  public:
   // Copies D and computes G (float, 4·N² bytes: 64 MiB at N = 4096).

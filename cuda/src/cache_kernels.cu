@@ -15,21 +15,42 @@ constexpr int kThreads = 256;
 
 int blocks_for(int64_t n) { return int((n + kThreads - 1) / kThreads); }
 
-__global__ void append_kernel(const float* k, const float* v, int n, int groups, int row_len, __half* dst_k,
-                              __half* dst_v, int64_t rows_per_group, int64_t row0, StepLengths lengths) {
-  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+// Where an append writes: row row0 + t of each group of rows_per_group rows.
+struct RowDst {
+  __half* k = nullptr;
+  __half* v = nullptr;
+  int64_t rows_per_group = 0, row0 = 0;
+};
+
+// Thread i of an append: the step's causal lengths (i < n), then element i of
+// the new keys and values k, v [n][groups][row_len] rounded to FP16 into dst,
+// and into `also` when it is given (the dense scratch).
+__device__ __forceinline__ void append_element(int64_t i, const float* k, const float* v, int n, int groups,
+                                               int row_len, const StepLengths& lengths, RowDst dst, RowDst also) {
   if (i < n) {
-    lengths.visible[i] = int32_t(row0 + i + 1);
+    lengths.visible[i] = int32_t(dst.row0 + i + 1);
     if (lengths.fixed) lengths.fixed[i] = int32_t(lengths.fixed_value);
-    if (lengths.total) lengths.total[i] = int32_t(lengths.fixed_value + row0 + i + 1);
+    if (lengths.total) lengths.total[i] = int32_t(lengths.fixed_value + dst.row0 + i + 1);
   }
   if (i >= int64_t(n) * groups * row_len) return;
   const int e = int(i % row_len);
   const int64_t tg = i / row_len;
   const int g = int(tg % groups), t = int(tg / groups);
-  const size_t dst = (g * rows_per_group + row0 + t) * row_len + e;
-  dst_k[dst] = __float2half_rn(k[i]);
-  dst_v[dst] = __float2half_rn(v[i]);
+  const __half hk = __float2half_rn(k[i]), hv = __float2half_rn(v[i]);
+  const size_t at = (g * dst.rows_per_group + dst.row0 + t) * row_len + e;
+  dst.k[at] = hk;
+  dst.v[at] = hv;
+  if (also.k) {
+    const size_t at_also = (g * also.rows_per_group + also.row0 + t) * row_len + e;
+    also.k[at_also] = hk;
+    also.v[at_also] = hv;
+  }
+}
+
+__global__ void append_kernel(const float* k, const float* v, int n, int groups, int row_len, __half* dst_k,
+                              __half* dst_v, int64_t rows_per_group, int64_t row0, StepLengths lengths) {
+  const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  append_element(i, k, v, n, groups, row_len, lengths, {dst_k, dst_v, rows_per_group, row0}, {});
 }
 
 template <typename S, typename D, typename Convert>
@@ -134,22 +155,8 @@ __global__ void append_densify_kernel(const float* k, const float* v, int n, int
     return;
   }
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) {
-    lengths.visible[i] = int32_t(row0 + i + 1);
-    if (lengths.fixed) lengths.fixed[i] = int32_t(lengths.fixed_value);
-    if (lengths.total) lengths.total[i] = int32_t(lengths.fixed_value + row0 + i + 1);
-  }
-  if (i >= int64_t(n) * groups * M) return;
-  const int e = int(i % M);
-  const int64_t tg = i / M;
-  const int g = int(tg % groups), t = int(tg / groups);
-  const __half hk = __float2half_rn(k[i]), hv = __float2half_rn(v[i]);
-  const size_t at_buffer = (g * a.buffer_rows + row0 + t) * M + e;
-  const size_t at_scratch = (g * out_rows + compressed + row0 + t) * M + e;
-  buffer_k[at_buffer] = hk;
-  buffer_v[at_buffer] = hv;
-  out_k[at_scratch] = hk;
-  out_v[at_scratch] = hv;
+  append_element(i, k, v, n, groups, M, lengths, {buffer_k, buffer_v, a.buffer_rows, row0},
+                 {out_k, out_v, out_rows, compressed + row0});
 }
 
 }  // namespace

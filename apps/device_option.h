@@ -1,6 +1,7 @@
 // `--device auto|cpu|cuda` of the apps that sparse-code (lexico-encode,
-// lexico-train, lexico-eval recon): the encoder factory for the chosen device, and one line on
-// stderr whenever where OMP runs is worth knowing — the GPU it runs on, or why
+// lexico-train, lexico-eval recon): the encoder (or, for lexico-train,
+// learner) factory for the chosen device, and one line on
+// stderr whenever where the work runs is worth knowing — the GPU it runs on, or why
 // it runs on the CPU after a GPU was asked for (auto on a machine without a
 // GPU stays quiet: that is the plain CPU case).
 #pragma once
@@ -18,7 +19,7 @@
 
 namespace lexico {
 
-inline constexpr const char* kDeviceHelp =
+inline constexpr const char* kDeviceHelp =  // lexico-encode, lexico-eval recon
     "where OMP runs: auto (the GPU when one is usable), cpu, or cuda (falls back to the CPU, saying why)";
 
 inline EncoderFactory device_encoders(const std::string& name, const char* app) {

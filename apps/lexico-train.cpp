@@ -84,7 +84,10 @@ int main(int argc, char** argv) {
                  "save the checkpoint after an epoch ending this many seconds after the last save, and after "
                  "each layer (0 = after every epoch)")
       ->capture_default_str();
-  app.add_option("--device", device, kDeviceHelp)->capture_default_str();
+  app.add_option("--device", device,
+                 "where the training step runs: auto (the GPU when one is usable), cpu, or cuda (falls back to the "
+                 "CPU, saying why)")
+      ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "no progress lines or summary");
 
   CLI::App* merge = app.add_subcommand("merge", "join dictionary files of disjoint layers (or layer halves) into one");

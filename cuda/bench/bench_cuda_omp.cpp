@@ -211,8 +211,23 @@ void bench_token(bool quick, int layers = 32, int kv_heads = 8, int m = 128, int
     for (int k = 0; k < n_dicts; ++k) (void)cpus[k].encode(x.middleCols(k * per, per), options);
     cpu_ms.push_back(seconds_since(t0) * 1e3);
   }
-  std::printf("per-token step on the CPU (64 encode calls, %d threads): %.3f ms; ratio CPU/GPU x%.1f\n",
+  std::printf("per-token step on the CPU (%d encode calls, %d threads): %.3f ms; ratio CPU/GPU x%.1f\n", n_dicts,
               omp_get_max_threads(), median(cpu_ms), median(cpu_ms) / ms);
+  // The GPU's supports (last launch) against the CPU's, vector by vector.
+  std::vector<int32_t> hc(n);
+  LEXICO_CUDA_CHECK(cudaMemcpy(hc.data(), counts.data(), hc.size() * sizeof(int32_t), cudaMemcpyDeviceToHost));
+  int same = 0;
+  for (int k = 0; k < n_dicts; ++k) {
+    const SparseCoefs want = cpus[k].encode(x.middleCols(k * per, per), options);
+    for (int i = 0; i < per; ++i) {
+      const int v = k * per + i;
+      bool eq = int(want.row_nnz(i)) == hc[v];
+      for (int t = 0; eq && t < hc[v]; ++t) eq = want.indices[want.row_ptr[i] + t] == hi[size_t(v) * s + t];
+      same += eq;
+    }
+  }
+  std::printf("per-token step: %d block(s) a tile; identical supports with the CPU %d/%d\n",
+              gpu.last_stats().blocks_per_tile, same, n);
   std::printf("SUMMARY token L=%d H=%d m=%d N=%d s=%d: gpu=%.3fms host=%.3fms cpu=%.3fms published=%.0fms target=<%.0fms\n",
               layers, kv_heads, m, n_atoms, s, ms, median(wall), median(cpu_ms), kPublishedTokenMs, kTargetTokenMs);
 }

@@ -168,6 +168,13 @@ struct GpuOmpEncoder::Impl {
     for (const Tile& t : tiles_host) largest = std::max(largest, t.count);
     a.small_tiles = largest <= omp_detail::kSmallTileVectors && a.n_tiles <= 2 * device_info().sm_count;
     a.grid = std::min(a.n_tiles, omp_detail::omp_max_grid(a.padded_dim, a.max_sparsity, a.small_tiles));
+    // Fewer small tiles than half the SMs leave SMs idle: two blocks (a
+    // cluster) then share each tile's atoms, halving the stream of D per block.
+    if (a.small_tiles && 2 * a.n_tiles <= device_info().sm_count && n_pad / omp_detail::kChunkAtoms >= 2 &&
+        omp_detail::omp_split_available(a.padded_dim, a.max_sparsity)) {
+      a.split = 2;
+      a.grid = 2 * a.n_tiles;
+    }
     a.x = d_x;
     a.x_stride = stride;
     a.sparsity = options.sparsity;
@@ -203,6 +210,7 @@ struct GpuOmpEncoder::Impl {
     }
     LEXICO_CUDA_CHECK(cudaEventRecord(stop, stream));
     stats_pending = true;
+    stats.blocks_per_tile = a.split;
   }
 
   void collect_stats() const {
@@ -257,6 +265,7 @@ struct GpuOmpEncoder::Impl {
       total.vector_steps += stats.vector_steps;
       total.exact_scans += stats.exact_scans;
       total.kernel_ms += stats.kernel_ms;
+      total.blocks_per_tile = std::max(total.blocks_per_tile, stats.blocks_per_tile);
       std::vector<int32_t> c(count);
       std::vector<uint16_t> idx(size_t(count) * s);
       std::vector<float> val(size_t(count) * s);

@@ -22,6 +22,8 @@
 #include <cfloat>
 #include <climits>
 
+#include <cooperative_groups.h>
+
 #include "common.cuh"
 #include "omp_kernel.cuh"
 
@@ -43,8 +45,11 @@ struct Geometry {
   static constexpr int kMT = kChunkAtoms / kWA / 16;  // m16 tiles per warp
   static constexpr int kNT = BV / kWV / 8;            // n8 tiles per warp
   static constexpr int kCols = kNT * 2;               // vector columns per thread
-  static constexpr int kSlots = kWA * 8;              // short lists per vector column
-  static constexpr int kSlotsPerLane = kSlots / 32;
+  static constexpr int kSlots = kWA * 8;              // short lists per vector column and block
+  // Small tiles may split a dictionary's atoms over a cluster of 2 blocks
+  // (LaunchArgs::split); the exchange then holds both blocks' lists.
+  static constexpr int kMaxSplit = BV == 64 ? 1 : 2;
+  static constexpr int kSlotStride = kSlots * kMaxSplit;
   static constexpr int kVectorsPerWarp = BV / kWarps;
   static_assert(kNT % 2 == 0 && kSlots % 32 == 0, "geometry");
 };
@@ -77,7 +82,7 @@ struct Layout {
   static constexpr size_t kScratchBytes = kSmemScratch ? size_t(BV) * (S * S * 8 + S * 8 + M * 4) : 0;
   static constexpr size_t kBytes = kOffScratch + kScratchBytes;
   // The exchange lists alias the dictionary stages (used between GEMM phases).
-  static constexpr size_t kExchangeBytes = size_t(BV) * Geometry<BV>::kSlots * 12;
+  static constexpr size_t kExchangeBytes = size_t(BV) * Geometry<BV>::kSlotStride * 12;
   static_assert(kExchangeBytes <= kDictBytes, "exchange must fit the dictionary stages");
 };
 
@@ -105,7 +110,7 @@ struct Smem {
   float* ex_t2;
   __device__ explicit Smem(unsigned char* base) {
     using L = Layout<M, S, BV>;
-    constexpr int kSlots = Geometry<BV>::kSlots;
+    constexpr int kSlots = Geometry<BV>::kSlotStride;
     dict = reinterpret_cast<__half*>(base + L::kOffDict);
     rt = reinterpret_cast<__half*>(base + L::kOffRt);
     wr = reinterpret_cast<float*>(base + L::kOffWr);
@@ -218,8 +223,8 @@ __device__ void prepare_residual(const float (&r)[M / 32], __half* rt_row, float
 // Writes a finished vector's slots and retires it.
 template <int M, int S, int BV>
 __device__ void finalize(int v, int k, int64_t vid, const Smem<M, S, BV>& sm, const double* gam, int lane,
-                         const LaunchArgs& a) {
-  if (lane < a.sparsity) {
+                         const LaunchArgs& a, bool writer) {
+  if (writer && lane < a.sparsity) {
     const int64_t slot = vid * a.sparsity + lane;
     uint16_t index = 0;
     float value = 0.0f;
@@ -232,7 +237,7 @@ __device__ void finalize(int v, int k, int64_t vid, const Smem<M, S, BV>& sm, co
     if (a.fp8) a.fp8[slot] = dev::fp8_encode(value);
   }
   if (lane == 0) {
-    if (a.counts) a.counts[vid] = k;
+    if (writer && a.counts) a.counts[vid] = k;
     sm.st.active[v] = 0;
   }
 }
@@ -287,22 +292,54 @@ __device__ void exact_scan(const float (&r)[M / 32], float* wr, const float* dic
   __syncwarp();
 }
 
-template <int M, int S, int BV>
+// The cluster's barrier and the peer block's shared memory (SPLIT = 2 only;
+// the host splits only where the binary runs sm_90 code).
+__device__ __forceinline__ void cluster_sync() {
+#if __CUDA_ARCH__ >= 900
+  cooperative_groups::this_cluster().sync();
+#endif
+}
+__device__ __forceinline__ unsigned cluster_rank() {
+#if __CUDA_ARCH__ >= 900
+  return cooperative_groups::this_cluster().block_rank();
+#else
+  return 0;
+#endif
+}
+template <typename T>
+__device__ __forceinline__ T* peer_shared(T* p, unsigned rank) {
+#if __CUDA_ARCH__ >= 900
+  return cooperative_groups::this_cluster().map_shared_rank(p, rank);
+#else
+  return p;
+#endif
+}
+
+// SPLIT = 2: the two blocks of a cluster pursue the same tile, each over half
+// of the dictionary's chunks, and exchange their short lists through
+// distributed shared memory. Both then run the (deterministic) serial phase
+// on identical data and reach identical states; only rank 0 writes results.
+template <int M, int S, int BV, int SPLIT>
 __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const LaunchArgs a) {
   using G = Geometry<BV>;
   constexpr int ST = G::kStages;
   constexpr int EPL = M / 32;
   constexpr int RH = Layout<M, S, BV>::kRowHalves;
   constexpr int kBatch = BV == 64 ? kBatchFor<M> : 8;
-  constexpr int kSlots = G::kSlots;
+  constexpr int kSlots = G::kSlotStride;  // exchange row per vector column
+  static_assert(SPLIT >= 1 && SPLIT <= G::kMaxSplit, "split");
   constexpr bool kSmemScratch = Layout<M, S, BV>::kSmemScratch;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const Smem<M, S, BV> sm(smem_raw);
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const int n_chunks = a.n_pad / kChunkAtoms;
+  const unsigned rank = SPLIT > 1 ? cluster_rank() : 0;
+  const bool writer = rank == 0;
+  const int all_chunks = a.n_pad / kChunkAtoms;
+  const int chunk_begin = int(rank) * all_chunks / SPLIT, chunk_end = (int(rank) + 1) * all_chunks / SPLIT;
+  const int n_chunks = chunk_end - chunk_begin;
   unsigned long long my_steps = 0, my_scans = 0;
 
-  for (int tile_id = blockIdx.x; tile_id < a.n_tiles; tile_id += gridDim.x) {
+  for (int tile_id = blockIdx.x / SPLIT; tile_id < a.n_tiles; tile_id += gridDim.x / SPLIT) {
     const Tile tile = a.tiles[tile_id];
     const __half* dh = a.dict_half + size_t(tile.dictionary) * a.n_pad * M;
     const float* df = a.dict_float + size_t(tile.dictionary) * a.n_pad * M;
@@ -332,12 +369,12 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         for (int e = lane; e < RH; e += 32) rt_row[e] = __float2half_rn(0.0f);
         if (!isfinite(ns)) {
           if (lane == 0) {
-            atomicMin(&a.counters[2], (unsigned long long)vid);
-            if (a.counts) a.counts[vid] = -1;
+            if (writer) atomicMin(&a.counters[2], (unsigned long long)vid);
+            if (writer && a.counts) a.counts[vid] = -1;
             sm.st.active[v] = 0;
           }
         } else {
-          finalize<M, S, BV>(v, 0, vid, sm, nullptr, lane, a);
+          finalize<M, S, BV>(v, 0, vid, sm, nullptr, lane, a, writer);
         }
         continue;
       }
@@ -365,15 +402,20 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         t2[c] = -1.0f;
         i1[c] = 0;
       }
+      // Each thread copies the same 16-byte pieces of every chunk: rows lrow +
+      // i·kRowsPerPass, columns lcol…lcol+7; the offsets are fixed per thread,
+      // so a chunk costs kPasses copies with immediate offsets.
+      constexpr int kPiecesPerRow = M / 8;
+      constexpr int kRowsPerPass = kThreads / kPiecesPerRow;
+      constexpr int kPasses = kChunkAtoms / kRowsPerPass;
+      static_assert(kThreads % kPiecesPerRow == 0 && kChunkAtoms % kRowsPerPass == 0, "chunk copy geometry");
+      const __half* src_thread = dh + (tid / kPiecesPerRow) * M + (tid % kPiecesPerRow) * 8;
+      __half* dst_thread = sm.dict + (tid / kPiecesPerRow) * RH + (tid % kPiecesPerRow) * 8;
       auto load_chunk = [&](int chunk, int stage) {
-        constexpr int kPieces = kChunkAtoms * M / 8;  // 16-byte pieces
-        const __half* src = dh + size_t(chunk) * kChunkAtoms * M;
-        __half* dst = sm.dict + stage * Layout<M, S, BV>::kDictBuf;
+        const __half* src = src_thread + size_t(chunk_begin + chunk) * kChunkAtoms * M;
+        __half* dst = dst_thread + stage * Layout<M, S, BV>::kDictBuf;
 #pragma unroll
-        for (int p = tid; p < kPieces; p += kThreads) {
-          const int row = p / (M / 8), col = (p % (M / 8)) * 8;
-          dev::cp_async16(dst + row * RH + col, src + size_t(row) * M + col);
-        }
+        for (int i = 0; i < kPasses; ++i) dev::cp_async16(dst + i * kRowsPerPass * RH, src + i * kRowsPerPass * M);
       };
       // ST-stage pipeline: chunks c+1 … c+ST−1 are in flight while c is used.
 #pragma unroll
@@ -430,52 +472,48 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             for (int nt = 0; nt < G::kNT; ++nt)
               dev::mma_16816(acc[mt][nt], af[mt], bf[nt >> 1][(nt & 1) * 2], bf[nt >> 1][(nt & 1) * 2 + 1]);
         }
-        // Epilogue: per column, the thread's top |α̃| (with atom) and second |α̃|.
-        const int base = chunk * kChunkAtoms + wa * G::kMT * 16 + g;
+        // Epilogue: per column, the thread's top |α̃| (with atom) and second
+        // |α̃|, without branches (a warp-wide test for "anything new" is
+        // almost always true for some lane, so branching paid for both paths).
+        const int base = (chunk_begin + chunk) * kChunkAtoms + wa * G::kMT * 16 + g;
 #pragma unroll
-        for (int nt = 0; nt < G::kNT; ++nt)
+        for (int mt = 0; mt < G::kMT; ++mt)
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int c = nt * 2 + h;
-            float vals[2 * G::kMT];
+          for (int hh = 0; hh < 2; ++hh) {
+            const int atom = base + mt * 16 + hh * 8;
 #pragma unroll
-            for (int mt = 0; mt < G::kMT; ++mt) {
-              vals[2 * mt] = fabsf(acc[mt][nt][h]);
-              vals[2 * mt + 1] = fabsf(acc[mt][nt][2 + h]);
-            }
-            float vmax = vals[0];
+            for (int nt = 0; nt < G::kNT; ++nt)
 #pragma unroll
-            for (int q = 1; q < 2 * G::kMT; ++q) vmax = fmaxf(vmax, vals[q]);
-            if (vmax > t2[c]) {
-#pragma unroll
-              for (int q = 0; q < 2 * G::kMT; ++q) {
-                const float val = vals[q];
-                const int atom = base + (q >> 1) * 16 + (q & 1) * 8;
-                if (val > t1[c]) {
-                  t2[c] = t1[c];
-                  t1[c] = val;
-                  i1[c] = atom;
-                } else if (val > t2[c]) {
-                  t2[c] = val;
-                }
+              for (int h = 0; h < 2; ++h) {
+                const int c = nt * 2 + h;
+                const float val = fabsf(acc[mt][nt][2 * hh + h]);
+                t2[c] = fmaxf(t2[c], fminf(val, t1[c]));
+                i1[c] = val > t1[c] ? atom : i1[c];
+                t1[c] = fmaxf(t1[c], val);
               }
-            }
           }
       }
       dev::cp_async_wait_all();
       __syncthreads();  // every warp is done with the stages: the exchange may overwrite them
+      if constexpr (SPLIT > 1) cluster_sync();  // so is the peer: its exchange may be written
 #pragma unroll
       for (int nt = 0; nt < G::kNT; ++nt)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
           const int c = nt * 2 + h;
           const int col = wv * G::kNT * 8 + nt * 8 + 2 * t4 + h;
-          const int slot = wa * 8 + g;
-          sm.ex_t1[col * kSlots + slot] = t1[c];
-          sm.ex_i1[col * kSlots + slot] = i1[c];
-          sm.ex_t2[col * kSlots + slot] = t2[c];
+          const int at = col * kSlots + int(rank) * G::kSlots + wa * 8 + g;
+          sm.ex_t1[at] = t1[c];
+          sm.ex_i1[at] = i1[c];
+          sm.ex_t2[at] = t2[c];
+          if constexpr (SPLIT > 1) {
+            peer_shared(sm.ex_t1, rank ^ 1)[at] = t1[c];
+            peer_shared(sm.ex_i1, rank ^ 1)[at] = i1[c];
+            peer_shared(sm.ex_t2, rank ^ 1)[at] = t2[c];
+          }
         }
-      __syncthreads();
+      if constexpr (SPLIT > 1) cluster_sync();
+      else __syncthreads();
 
       // ---- serial phase: one warp per vector ----
       for (int i = 0; i < G::kVectorsPerWarp; ++i) {
@@ -490,8 +528,8 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         int k = sm.st.k[v];
         ++my_steps;
 
-        // Merge the short lists (kSlots per vector; each lane takes kSlotsPerLane).
-        constexpr int SL = G::kSlotsPerLane;
+        // Merge the short lists (G::kSlots per vector and block; each lane takes SL).
+        constexpr int SL = G::kSlots * SPLIT / 32;
         float a1[SL], a2[SL];
         int ai[SL];
         float m1 = -1.0f, m2 = -1.0f;
@@ -560,7 +598,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           exact_scan<M, S>(r, sm.wr + warp * M, df, k, sup, lane, a.n_atoms, best_j, best_m, best_a);
         }
         if (best_j < 0 || !(best_m > sm.st.minc[v])) {
-          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a);
+          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a, writer);
           continue;
         }
         const int j = best_j;
@@ -610,7 +648,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         }
         const double pivot_sq = gjj - dev::warp_sum(lane < k ? w * w : 0.0);
         if (pivot_sq <= kMinPivotSq * gjj) {  // the atom lies (numerically) in the span
-          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a);
+          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a, writer);
           continue;
         }
         const double lambda = sqrt(pivot_sq), inv_lambda = 1.0 / lambda;
@@ -647,7 +685,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         __syncwarp();
         ++k;
         if (k == a.sparsity || rsq <= sm.st.target[v]) {
-          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a);
+          finalize<M, S, BV>(v, k, vid, sm, gam, lane, a, writer);
           continue;
         }
 
@@ -680,8 +718,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
     // phase and were finalized there; nothing is left to write.
     __syncthreads();
   }
+  if constexpr (SPLIT > 1) cluster_sync();  // no block leaves while its peer may read or write its memory
   // Per-warp counters.
-  if (lane == 0) {
+  if (lane == 0 && writer) {
     atomicAdd(&a.counters[0], my_steps);
     atomicAdd(&a.counters[1], my_scans);
   }
@@ -822,9 +861,10 @@ int max_grid_for() {
   static int cached = [] {
     const size_t bytes = Layout<M, S, BV>::kBytes;
     LEXICO_CUDA_CHECK(
-        cudaFuncSetAttribute(omp_kernel<M, S, BV>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
+        cudaFuncSetAttribute(omp_kernel<M, S, BV, 1>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
     int per_sm = 0;
-    LEXICO_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, omp_kernel<M, S, BV>, kThreads, bytes));
+    LEXICO_CUDA_CHECK(
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, omp_kernel<M, S, BV, 1>, kThreads, bytes));
     if (per_sm < 1) throw Error(ErrorKind::Internal, "cuda", "the OMP kernel does not fit one multiprocessor");
     return per_sm * device_info().sm_count;
   }();
@@ -834,14 +874,50 @@ int max_grid_for() {
 template <int M, int S, int BV>
 void launch_for(const LaunchArgs& a, cudaStream_t stream) {
   max_grid_for<M, S, BV>();  // sets the shared-memory attribute once
-  omp_kernel<M, S, BV><<<a.grid, kThreads, Layout<M, S, BV>::kBytes, stream>>>(a);
+  omp_kernel<M, S, BV, 1><<<a.grid, kThreads, Layout<M, S, BV>::kBytes, stream>>>(a);
+  LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+template <int M, int S>
+void launch_split(const LaunchArgs& a, cudaStream_t stream) {
+  constexpr int BV = kSmallTileVectors;
+  static const bool configured = [] {
+    LEXICO_CUDA_CHECK(cudaFuncSetAttribute(omp_kernel<M, S, BV, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           int(Layout<M, S, BV>::kBytes)));
+    return true;
+  }();
+  (void)configured;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(unsigned(a.grid));
+  config.blockDim = dim3(kThreads);
+  config.dynamicSmemBytes = Layout<M, S, BV>::kBytes;
+  config.stream = stream;
+  cudaLaunchAttribute cluster;
+  cluster.id = cudaLaunchAttributeClusterDimension;
+  cluster.val.clusterDim.x = 2;
+  cluster.val.clusterDim.y = 1;
+  cluster.val.clusterDim.z = 1;
+  config.attrs = &cluster;
+  config.numAttrs = 1;
+  LEXICO_CUDA_CHECK(cudaLaunchKernelEx(&config, omp_kernel<M, S, BV, 2>, a));
   LEXICO_CUDA_CHECK_LAUNCH();
 }
 
 template <int M, int S>
 void launch_ms(const LaunchArgs& a, cudaStream_t stream) {
-  if (a.small_tiles) launch_for<M, S, kSmallTileVectors>(a, stream);
+  if (a.split == 2) launch_split<M, S>(a, stream);
+  else if (a.small_tiles) launch_for<M, S, kSmallTileVectors>(a, stream);
   else launch_for<M, S, kTileVectors>(a, stream);
+}
+
+template <int M, int S>
+bool split_runs_sm90() {
+  static const bool ok = [] {
+    cudaFuncAttributes attributes{};
+    return cudaFuncGetAttributes(&attributes, omp_kernel<M, S, kSmallTileVectors, 2>) == cudaSuccess &&
+           attributes.binaryVersion >= 90;
+  }();
+  return ok;
 }
 
 template <int M, int S>
@@ -867,6 +943,12 @@ int omp_max_grid(int padded_dim, int max_sparsity, bool small_tiles) {
   }
   if (padded_dim == 64) return max_sparsity == 16 ? max_grid_for<64, 16, B>() : max_grid_for<64, 32, B>();
   return max_sparsity == 16 ? max_grid_for<128, 16, B>() : max_grid_for<128, 32, B>();
+}
+
+bool omp_split_available(int padded_dim, int max_sparsity) {
+  if (device_info().major < 9) return false;
+  if (padded_dim == 64) return max_sparsity == 16 ? split_runs_sm90<64, 16>() : split_runs_sm90<64, 32>();
+  return max_sparsity == 16 ? split_runs_sm90<128, 16>() : split_runs_sm90<128, 32>();
 }
 
 void launch_omp(const LaunchArgs& a, cudaStream_t stream) {

@@ -43,11 +43,15 @@ struct LaunchArgs {
   unsigned long long* counters = nullptr;  // [0] vector steps, [1] exact scans, [2] lowest non-finite vector
   bool fp8_refit = false;
   bool small_tiles = false;  // tiles of ≤ 16 vectors, 4 stages of D in flight, 1 block/SM
+  int split = 1;  // 2: small tiles, each pursued by a cluster of 2 blocks over half the atoms each (grid = 2·tiles)
   int64_t n_vectors = 0;  // for the refit pass: every row of counts/indices/values
 };
 
 // Blocks that fit the device at once for this (M, S) (occupancy × SMs).
 int omp_max_grid(int padded_dim, int max_sparsity, bool small_tiles);
+// Whether small tiles may be split over clusters of 2 blocks here (sm_90 code
+// running on a device of compute capability ≥ 9.0).
+bool omp_split_available(int padded_dim, int max_sparsity);
 void launch_omp(const LaunchArgs& args, cudaStream_t stream);
 // FP8-aware refit (OmpOptions::fp8_refit) of rows already pursued.
 void launch_refit(const LaunchArgs& args, cudaStream_t stream);

@@ -54,6 +54,9 @@ struct GpuOmpStats {
   int64_t vector_steps = 0;  // argmax searches made
   int64_t exact_scans = 0;   // of which fell back to an exact scan of all N atoms
   double kernel_ms = 0.0;    // device time of the pursuit kernel(s)
+  // Blocks that shared each tile of vectors: 2 where few small tiles (such as
+  // the per-token step's) left SMs idle and a cluster of two split the atoms.
+  int blocks_per_tile = 1;
 };
 
 class GpuOmpEncoder {

@@ -123,10 +123,11 @@ void bench_config(int m, int n_atoms, int s, bool quick) {
     const double rate = n / (ms * 1e-3);
     if (n == 20000) gpu_20k = rate;
     else gpu_big = rate;
-    std::printf("GPU device-resident, batch %7d: %8.3f ms  %7.2f M vectors/s  (exact scans %.3f%% of %lld steps)"
-                "  x%.1f published, %.2f of target\n",
+    std::printf("GPU device-resident, batch %7d: %8.3f ms  %7.2f M vectors/s  (exact scans %.3f%%, lists rescored "
+                "%.3f%% of %lld steps)  x%.1f published, %.2f of target\n",
                 n, ms, rate / 1e6, 100.0 * st.exact_scans / std::max<int64_t>(st.vector_steps, 1),
-                (long long)st.vector_steps, rate / published, rate / target);
+                100.0 * st.list_rescans / std::max<int64_t>(st.vector_steps, 1), (long long)st.vector_steps,
+                rate / published, rate / target);
   }
   // Host in, host out (copies, CSR assembly included).
   const Eigen::MatrixXf x20 = x.leftCols(20000);
@@ -226,8 +227,11 @@ void bench_token(bool quick, int layers = 32, int kv_heads = 8, int m = 128, int
       same += eq;
     }
   }
-  std::printf("per-token step: %d block(s) a tile; identical supports with the CPU %d/%d\n",
-              gpu.last_stats().blocks_per_tile, same, n);
+  const GpuOmpStats& st = gpu.last_stats();
+  std::printf("per-token step: %d block(s) a tile; %lld exact scans, %lld lists rescored in %lld steps; identical "
+              "supports with the CPU %d/%d\n",
+              st.blocks_per_tile, (long long)st.exact_scans, (long long)st.list_rescans, (long long)st.vector_steps,
+              same, n);
   std::printf("SUMMARY token L=%d H=%d m=%d N=%d s=%d: gpu=%.3fms host=%.3fms cpu=%.3fms published=%.0fms target=<%.0fms\n",
               layers, kv_heads, m, n_atoms, s, ms, median(wall), median(cpu_ms), kPublishedTokenMs, kTargetTokenMs);
 }

@@ -50,7 +50,7 @@ struct GpuOmpEncoder::Impl {
   mutable DeviceBuffer<double> b_scratch, g_scratch;
   mutable DeviceBuffer<Tile> tiles;
   mutable std::vector<Tile> tiles_host;
-  mutable DeviceBuffer<unsigned long long> counters{3, "omp counters"};
+  mutable DeviceBuffer<unsigned long long> counters{4, "omp counters"};
   DeviceBuffer<unsigned> bounds{2, "GPU OMP rounding bounds"};  // update_dictionary's
   mutable GpuOmpStats stats;
   mutable bool stats_pending = false;
@@ -201,6 +201,7 @@ struct GpuOmpEncoder::Impl {
     // the main stream's whole step) before it could launch anything more.
     LEXICO_CUDA_CHECK(cudaMemsetAsync(counters.data(), 0, 2 * sizeof(unsigned long long), stream));
     LEXICO_CUDA_CHECK(cudaMemsetAsync(counters.data() + 2, 0xFF, sizeof(unsigned long long), stream));
+    LEXICO_CUDA_CHECK(cudaMemsetAsync(counters.data() + 3, 0, sizeof(unsigned long long), stream));
     LEXICO_CUDA_CHECK(cudaEventRecord(start, stream));
     omp_detail::launch_omp(a, stream);
     if (options.fp8_refit) {
@@ -216,12 +217,13 @@ struct GpuOmpEncoder::Impl {
   void collect_stats() const {
     if (!stats_pending) return;
     LEXICO_CUDA_CHECK(cudaEventSynchronize(stop));
-    unsigned long long c[3];
+    unsigned long long c[4];
     LEXICO_CUDA_CHECK(cudaMemcpy(c, counters.data(), sizeof(c), cudaMemcpyDeviceToHost));
     float ms = 0.0f;
     LEXICO_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
     stats.vector_steps = int64_t(c[0]);
     stats.exact_scans = int64_t(c[1]);
+    stats.list_rescans = int64_t(c[3]);
     stats.kernel_ms = ms;
     stats_pending = false;
   }
@@ -264,6 +266,7 @@ struct GpuOmpEncoder::Impl {
       collect_stats();
       total.vector_steps += stats.vector_steps;
       total.exact_scans += stats.exact_scans;
+      total.list_rescans += stats.list_rescans;
       total.kernel_ms += stats.kernel_ms;
       total.blocks_per_tile = std::max(total.blocks_per_tile, stats.blocks_per_tile);
       std::vector<int32_t> c(count);

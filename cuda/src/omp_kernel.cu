@@ -2,18 +2,22 @@
 // lexico/omp.h (lib/sparse/omp.cpp) for the semantics matched here.
 //
 // One block = 256 threads = 8 warps pursues a tile of vectors of one
-// dictionary (64, or 16 for launches of few vectors a dictionary). Per step:
+// dictionary (64, or 16 for launches of few vectors a dictionary; when few
+// such tiles would leave SMs idle, a cluster of 2 blocks shares a tile, each
+// taking half the atoms). Per step:
 //  1. GEMM phase (all warps): α̃ = D̃ᵀ R̃ for the tile's scaled FP16 residuals,
 //     D̃ streamed in chunks of 128 atoms (cp.async, 2 or 4 stages), mma.sync
 //     m16n8k16 (f32 accumulate). Each thread keeps, per vector column, its
-//     largest |α̃| with its atom and its second largest |α̃|.
-//  2. Serial phase (warp per vector): merge the per-thread lists; candidates
-//     are the atoms with |α̃| ≥ max − 2ε, where ε bounds |α̃ − α| (FP16
-//     rounding of D and of the residual, f32 accumulation); the list is
-//     provably complete unless some thread's second value also reaches the
-//     window (or a chosen / padding atom does, or there are more than 8): then
-//     the warp scans all N atoms exactly. Candidates are re-scored exactly
-//     (α_j = d_jᵀr in float), the best one (ties: lowest index) is the pick.
+//     largest |α̃| with its atom and its second largest |α̃| (its "list").
+//  2. Serial phase (warp per vector): merge the lists (a cluster's two blocks
+//     exchange theirs through distributed shared memory); candidates are the
+//     atoms with |α̃| ≥ max − 2ε, where ε bounds |α̃ − α| (FP16 rounding of D
+//     and of the residual, f32 accumulation). The list tops in that window are
+//     re-scored exactly (α_j = d_jᵀr in float), and so is every atom of a list
+//     whose second value also reaches the window (at most 2 such lists);
+//     this covers every atom in the window. A chosen or padding atom at a top
+//     in the window, more lists or more than 8 tops: the warp scans all N
+//     atoms exactly. The best (ties: lowest index) is the pick.
 //     Then: Gram entries G_{I,j}, G_jj in float (as the CPU's G); Cholesky
 //     growth through the inverse factor B = L⁻ᵀ in double (w = Bᵀg, pivot² =
 //     G_jj − ‖w‖², v = B w, new column [−v/λ; 1/λ]); z_k = α_j/λ;
@@ -56,6 +60,7 @@ struct Geometry {
 constexpr double kMinPivotSq = 1e-5;       // as lib/sparse/omp.cpp
 constexpr double kMinCorrelation = 1e-5;   // as lib/sparse/omp.cpp
 constexpr int kMaxCandidates = 8;
+constexpr int kMaxWideSlots = 2;  // short lists rescanned atom by atom before a full scan is cheaper
 template <int M>
 constexpr int kBatchFor = M == 128 ? 4 : 8;  // independent loads issued together in the serial phase
 
@@ -242,19 +247,15 @@ __device__ void finalize(int v, int k, int64_t vid, const Smem<M, S, BV>& sm, co
   }
 }
 
-// Exact correlations with every atom (the fallback): best |α_j| over atoms not
-// chosen, ties to the lowest index.
-template <int M, int S>
-__device__ void exact_scan(const float (&r)[M / 32], float* wr, const float* dict, int k, const uint16_t* sup,
-                           int lane, int n_atoms, int& best_j, float& best_m, double& best_a) {
-  constexpr int EPL = M / 32;
-  store_row<EPL>(wr + lane * EPL, r);
-  __syncwarp();
-  best_j = -1;
-  best_m = -1.0f;
-  best_a = 0.0;
+// Exact correlations, lane-parallel, with the atoms atom_of(0 … count−1) for
+// the residual in wr (shared, M floats): merges the best |α_j| over atoms not
+// chosen into best_* (warp-uniform on return), ties to the lowest index.
+template <int M, typename AtomOf>
+__device__ void scan_atoms(const float* wr, const float* dict, int k, const uint16_t* sup, int lane, int count,
+                           AtomOf atom_of, int& best_j, float& best_m, double& best_a) {
   const float4* w4 = reinterpret_cast<const float4*>(wr);
-  for (int j = lane; j < n_atoms; j += 32) {
+  for (int t = lane; t < count; t += 32) {
+    const int j = atom_of(t);
     const float4* row = reinterpret_cast<const float4*>(dict + size_t(j) * M);
     float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
 #pragma unroll 8
@@ -268,9 +269,9 @@ __device__ void exact_scan(const float (&r)[M / 32], float* wr, const float* dic
     }
     const double p = double((p0 + p1) + (p2 + p3));
     const float mg = fabsf(float(p));
-    if (mg > best_m) {
+    if (mg > best_m || (mg == best_m && best_j >= 0 && j < best_j)) {
       bool chosen = false;
-      for (int t = 0; t < k; ++t) chosen |= sup[t] == j;
+      for (int i = 0; i < k; ++i) chosen |= sup[i] == j;
       if (!chosen) {
         best_m = mg;
         best_j = j;
@@ -337,7 +338,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   const int all_chunks = a.n_pad / kChunkAtoms;
   const int chunk_begin = int(rank) * all_chunks / SPLIT, chunk_end = (int(rank) + 1) * all_chunks / SPLIT;
   const int n_chunks = chunk_end - chunk_begin;
-  unsigned long long my_steps = 0, my_scans = 0;
+  unsigned long long my_steps = 0, my_scans = 0, my_rescans = 0;
 
   for (int tile_id = blockIdx.x / SPLIT; tile_id < a.n_tiles; tile_id += gridDim.x / SPLIT) {
     const Tile tile = a.tiles[tile_id];
@@ -532,31 +533,36 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         constexpr int SL = G::kSlots * SPLIT / 32;
         float a1[SL], a2[SL];
         int ai[SL];
-        float m1 = -1.0f, m2 = -1.0f;
+        float m1 = -1.0f;
 #pragma unroll
         for (int r = 0; r < SL; ++r) {
           a1[r] = sm.ex_t1[v * kSlots + lane + 32 * r];
           ai[r] = sm.ex_i1[v * kSlots + lane + 32 * r];
           a2[r] = sm.ex_t2[v * kSlots + lane + 32 * r];
           m1 = fmaxf(m1, a1[r]);
-          m2 = fmaxf(m2, a2[r]);
         }
-        const float mx = dev::warp_max(m1), tau = dev::warp_max(m2);
+        const float mx = dev::warp_max(m1);
         const float thr = mx - 2.0f * sm.st.eps[v];
-        unsigned cmask[SL];
-        int n_cand = 0;
+        // A "wide" list (its second value also reaches the window) may hold
+        // more atoms in the window than its top one: all its atoms are
+        // rescored exactly. A chosen or padding atom at the top of a list in
+        // the window, or too many candidates, need the full exact scan.
+        unsigned cmask[SL], wmask[SL];
+        int n_cand = 0, n_wide = 0;
         bool bad_lane = false;
 #pragma unroll
         for (int r = 0; r < SL; ++r) {
           const bool cand = a1[r] >= thr;
           cmask[r] = __ballot_sync(kFull, cand);
+          wmask[r] = __ballot_sync(kFull, a2[r] >= thr);
           n_cand += __popc(cmask[r]);
+          n_wide += __popc(wmask[r]);
           if (cand) {
             if (ai[r] >= a.n_atoms) bad_lane = true;
             for (int t = 0; t < k; ++t) bad_lane |= sup[t] == ai[r];
           }
         }
-        const bool bad = !(mx > 0.0f) || tau >= thr || n_cand > kMaxCandidates || __any_sync(kFull, bad_lane);
+        const bool bad = !(mx > 0.0f) || n_wide > kMaxWideSlots || n_cand > kMaxCandidates || __any_sync(kFull, bad_lane);
 
         float r[EPL];
         load_row<EPL>(rsc + lane * EPL, r);
@@ -593,9 +599,35 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
               }
             }
           }
+          if (n_wide > 0) {
+            float* wr = sm.wr + warp * M;
+            store_row<EPL>(wr + lane * EPL, r);
+            __syncwarp();
+#pragma unroll
+            for (int sl = 0; sl < SL; ++sl) {
+              unsigned wm = wmask[sl];
+              while (wm) {
+                ++my_rescans;
+                // List (block rank, warp along the atoms, row g) → its atoms:
+                // per chunk of that rank, kMT × 2 rows (see the epilogue).
+                const int list = sl * 32 + __ffs(wm) - 1;
+                wm &= wm - 1;
+                const int list_rank = list / G::kSlots, wa_l = (list % G::kSlots) / 8, g_l = list % 8;
+                const int cb = list_rank * all_chunks / SPLIT, ce = (list_rank + 1) * all_chunks / SPLIT;
+                constexpr int kPerChunk = 2 * G::kMT;
+                scan_atoms<M>(wr, df, k, sup, lane, (ce - cb) * kPerChunk, [&](int t) {
+                  const int q = t % kPerChunk;
+                  return (cb + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l + (q >> 1) * 16 + (q & 1) * 8;
+                }, best_j, best_m, best_a);
+              }
+            }
+          }
         } else {
           ++my_scans;
-          exact_scan<M, S>(r, sm.wr + warp * M, df, k, sup, lane, a.n_atoms, best_j, best_m, best_a);
+          float* wr = sm.wr + warp * M;
+          store_row<EPL>(wr + lane * EPL, r);
+          __syncwarp();
+          scan_atoms<M>(wr, df, k, sup, lane, a.n_atoms, [](int t) { return t; }, best_j, best_m, best_a);
         }
         if (best_j < 0 || !(best_m > sm.st.minc[v])) {
           finalize<M, S, BV>(v, k, vid, sm, gam, lane, a, writer);
@@ -723,6 +755,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   if (lane == 0 && writer) {
     atomicAdd(&a.counters[0], my_steps);
     atomicAdd(&a.counters[1], my_scans);
+    atomicAdd(&a.counters[3], my_rescans);
   }
 }
 

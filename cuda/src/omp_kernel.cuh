@@ -40,7 +40,8 @@ struct LaunchArgs {
   float* r_scratch = nullptr;     // [grid·64][M]
   double* b_scratch = nullptr;    // [grid·64][S·S]
   double* g_scratch = nullptr;    // [grid·64][S]
-  unsigned long long* counters = nullptr;  // [0] vector steps, [1] exact scans, [2] lowest non-finite vector
+  // [0] vector steps, [1] exact scans, [2] lowest non-finite vector, [3] lists rescanned
+  unsigned long long* counters = nullptr;
   bool fp8_refit = false;
   bool small_tiles = false;  // tiles of ≤ 16 vectors, 4 stages of D in flight, 1 block/SM
   int split = 1;  // 2: small tiles, each pursued by a cluster of 2 blocks over half the atoms each (grid = 2·tiles)

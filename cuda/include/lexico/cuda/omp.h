@@ -53,6 +53,7 @@ struct DeviceSlots {
 struct GpuOmpStats {
   int64_t vector_steps = 0;  // argmax searches made
   int64_t exact_scans = 0;   // of which fell back to an exact scan of all N atoms
+  int64_t list_rescans = 0;  // short lists whose every atom was rescored (a near-tie inside one list)
   double kernel_ms = 0.0;    // device time of the pursuit kernel(s)
   // Blocks that shared each tile of vectors: 2 where few small tiles (such as
   // the per-token step's) left SMs idle and a cluster of two split the atoms.

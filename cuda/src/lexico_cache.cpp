@@ -73,6 +73,8 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
       dense_attention_(cache_detail::dense_shape(shape, capacity + buffer_capacity_, max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
   const size_t N = n_atoms_;
+  // Encoding beside the next step's kernels: one SM a tile, not two.
+  encoder_.set_split_tiles(!overlap_);
   std::vector<float> atoms(2 * L * N * m);
   for (int kind = 0; kind < 2; ++kind)
     for (size_t l = 0; l < L; ++l) {

@@ -54,6 +54,7 @@ struct GpuOmpEncoder::Impl {
   DeviceBuffer<unsigned> bounds{2, "GPU OMP rounding bounds"};  // update_dictionary's
   mutable GpuOmpStats stats;
   mutable bool stats_pending = false;
+  bool split_tiles = true;
   cudaEvent_t start = nullptr, stop = nullptr;
 
   explicit Impl(const std::vector<Eigen::MatrixXf>& dictionaries) {
@@ -170,7 +171,7 @@ struct GpuOmpEncoder::Impl {
     a.grid = std::min(a.n_tiles, omp_detail::omp_max_grid(a.padded_dim, a.max_sparsity, a.small_tiles));
     // Fewer small tiles than half the SMs leave SMs idle: two blocks (a
     // cluster) then share each tile's atoms, halving the stream of D per block.
-    if (a.small_tiles && 2 * a.n_tiles <= device_info().sm_count && n_pad / omp_detail::kChunkAtoms >= 2 &&
+    if (split_tiles && a.small_tiles && 2 * a.n_tiles <= device_info().sm_count && n_pad / omp_detail::kChunkAtoms >= 2 &&
         omp_detail::omp_split_available(a.padded_dim, a.max_sparsity)) {
       a.split = 2;
       a.grid = 2 * a.n_tiles;
@@ -420,6 +421,8 @@ void GpuOmpEncoder::update_dictionary(const float* d_columns, cudaStream_t strea
   I.e_max = I.n_dicts == 1 ? b[0] * 1.001f : std::max(I.e_max, b[0] * 1.001f);
   I.dn_max = I.n_dicts == 1 ? b[1] * 1.001f : std::max(I.dn_max, b[1] * 1.001f);
 }
+
+void GpuOmpEncoder::set_split_tiles(bool allowed) { impl_->split_tiles = allowed; }
 
 const GpuOmpStats& GpuOmpEncoder::last_stats() const {
   impl_->collect_stats();

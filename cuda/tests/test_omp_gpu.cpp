@@ -340,40 +340,45 @@ TEST_CASE("GPU OMP: few vectors a dictionary, each tile shared by a cluster of t
     const int n_dicts = 5, per = 11;  // 5 tiles of 11 vectors: most SMs would idle with one block a tile
     std::vector<Eigen::MatrixXf> dicts;
     for (int k = 0; k < n_dicts; ++k) dicts.push_back(random_dictionary(shape.m, shape.n_atoms, 200 + k));
-    const GpuOmpEncoder gpu(dicts);
+    GpuOmpEncoder gpu(dicts);
     OmpOptions options;
     options.sparsity = shape.s;
     options.tolerance = shape.tolerance;
     const Eigen::MatrixXf xs = random_vectors(shape.m, n_dicts * per, 41);
     std::vector<int> which(xs.cols());
     for (int v = 0; v < int(xs.cols()); ++v) which[v] = v / per;
-    const SparseCoefs got = gpu.encode_multi(xs, which, options);
-    // On sm_90 the two blocks of a cluster split the atoms; elsewhere one block does it all.
-    CHECK(gpu.last_stats().blocks_per_tile == (device_info().major >= 9 ? 2 : 1));
-    size_t rows_same = 0;
-    double worst = 0.0;
-    for (int k = 0; k < n_dicts; ++k) {
-      const SparseCoefs want = OmpEncoder(dicts[k]).encode(xs.middleCols(k * per, per), options);
-      for (int i = 0; i < per; ++i) {
-        const size_t r = size_t(k) * per + i;
-        bool eq = want.row_nnz(i) == got.row_nnz(r);
-        for (uint32_t t = 0; eq && t < want.row_nnz(i); ++t)
-          eq = want.indices[want.row_ptr[i] + t] == got.indices[got.row_ptr[r] + t];
-        if (!eq) continue;
-        ++rows_same;
-        double diff = 0.0, norm = 0.0;
-        for (uint32_t t = 0; t < want.row_nnz(i); ++t) {
-          const double c = want.values[want.row_ptr[i] + t], g = got.values[got.row_ptr[r] + t];
-          diff += (c - g) * (c - g);
-          norm += c * c;
+    for (const bool split : {true, false}) {
+      CAPTURE(split);
+      gpu.set_split_tiles(split);
+      const SparseCoefs got = gpu.encode_multi(xs, which, options);
+      // On sm_90 the two blocks of a cluster split the atoms; elsewhere (or
+      // when told not to) one block does it all.
+      CHECK(gpu.last_stats().blocks_per_tile == (split && device_info().major >= 9 ? 2 : 1));
+      size_t rows_same = 0;
+      double worst = 0.0;
+      for (int k = 0; k < n_dicts; ++k) {
+        const SparseCoefs want = OmpEncoder(dicts[k]).encode(xs.middleCols(k * per, per), options);
+        for (int i = 0; i < per; ++i) {
+          const size_t r = size_t(k) * per + i;
+          bool eq = want.row_nnz(i) == got.row_nnz(r);
+          for (uint32_t t = 0; eq && t < want.row_nnz(i); ++t)
+            eq = want.indices[want.row_ptr[i] + t] == got.indices[got.row_ptr[r] + t];
+          if (!eq) continue;
+          ++rows_same;
+          double diff = 0.0, norm = 0.0;
+          for (uint32_t t = 0; t < want.row_nnz(i); ++t) {
+            const double c = want.values[want.row_ptr[i] + t], g = got.values[got.row_ptr[r] + t];
+            diff += (c - g) * (c - g);
+            norm += c * c;
+          }
+          if (norm > 0) worst = std::max(worst, std::sqrt(diff / norm));
         }
-        if (norm > 0) worst = std::max(worst, std::sqrt(diff / norm));
       }
+      MESSAGE("split tiles " << split << ": " << rows_same << "/" << xs.cols() << " rows identical, worst coefficient difference "
+                              << worst);
+      CHECK(rows_same >= size_t(xs.cols() - 2));
+      CHECK(worst <= 1e-4);
     }
-    MESSAGE("split tiles: " << rows_same << "/" << xs.cols() << " rows identical, worst coefficient difference "
-                            << worst);
-    CHECK(rows_same >= size_t(xs.cols() - 2));
-    CHECK(worst <= 1e-4);
   }
 }
 

@@ -116,6 +116,12 @@ class GpuOmpEncoder {
   // learner whose dictionary lives on the GPU.
   void update_dictionary(const float* d_columns, cudaStream_t stream = nullptr, int dictionary = 0);
 
+  // Few small tiles (one decode step's, say) may each take a cluster of two
+  // blocks, two SMs, for the lowest latency (the default). An encoding that
+  // runs beside other work, such as a cache's overlapped per-step encoding,
+  // turns this off and leaves those SMs to that work.
+  void set_split_tiles(bool allowed);
+
   const GpuOmpStats& last_stats() const;
 
  private:

@@ -111,7 +111,10 @@ LearnerFactory learner_factory(Device device, std::function<void(const std::stri
   log->notice = notice;
   const EncoderFactory encoders = encoder_factory(device, std::move(notice));
   return [log, encoders](Eigen::MatrixXf init, const LearnerOptions& options) -> std::unique_ptr<DictionaryLearner> {
+    LearnerOptions cpu = options;
+    cpu.encoders = encoders;
     if (gpu_usable()) {
+      // The GPU learner takes the shapes the GPU's OMP takes.
       const std::string why = GpuDictionaryLearner::unsupported_reason(int(init.rows()), int(init.cols()), options);
       if (why.empty()) {
         try {
@@ -120,14 +123,13 @@ LearnerFactory learner_factory(Device device, std::function<void(const std::stri
           return learner;
         } catch (const Error& e) {
           if (!is_gpu_error(e)) throw;
-          log->say(std::string(e.what()) + ": the training step runs on the CPU");
+          log->say(std::string(e.what()) + ": the training step runs on the CPU");  // the OMP may still fit
         }
       } else {
-        log->say(why + ": the training step runs on the CPU");
+        log->say(why + ": the training step, OMP included, runs on the CPU");
+        cpu.encoders = {};
       }
     }
-    LearnerOptions cpu = options;
-    cpu.encoders = encoders;
     return make_learner({}, std::move(init), cpu);
   };
 }

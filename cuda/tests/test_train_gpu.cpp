@@ -185,5 +185,7 @@ TEST_CASE("learner_factory: the GPU learner where it fits, else the CPU's, sayin
   const auto wide = factory(test::random_dictionary(200, 512, 42), options(8, 50));
   CHECK(dynamic_cast<CpuDictionaryLearner*>(wide.get()) != nullptr);
   REQUIRE(heard.size() == 2);
-  CHECK(heard[1].find("up to 128, not 200: the training step runs on the CPU") != std::string::npos);
+  CHECK(heard[1].find("up to 128, not 200: the training step, OMP included, runs on the CPU") != std::string::npos);
+  (void)wide->step(test::random_vectors(200, 64, 43), 1e-3);  // its OMP says nothing more: one line for the shape
+  CHECK(heard.size() == 2);
 }

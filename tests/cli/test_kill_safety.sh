@@ -47,12 +47,16 @@ kill_trials() {
     for f in "$out".*; do
       case "$f" in
         "$out".orig) ;;
-        "$out".tmp.*|"$out".ckpt.tmp.*) rm -f "$f" ;;  # the killed run's temporary files
+        "$out".tmp.*|"$out".ckpt.tmp.*) ;;  # the killed runs' temporary files: the next writer removes them
         "$out".ckpt|"$out".partial) rm -rf "$f" ;;  # resumable state, tested below
         *) fail "$name trial $i left $f" ;;
       esac
     done
   done
+  # A run that completes removes the temporary outputs the killed runs left.
+  "$@" >/dev/null 2>&1 || fail "$name: a run after the killed ones failed"
+  ! ls "$out".tmp.* >/dev/null 2>&1 || fail "$name: killed runs' temporary outputs outlived a complete run: $(ls "$out".tmp.*)"
+  rm -f "$out".ckpt.tmp.*  # train: removed by its next checkpoint, which a complete run need not write
   outcome[$name]="$TRIALS trials: previous output kept $kept, complete new output $replaced"
   echo "$name: ${outcome[$name]}"
 }

@@ -2,6 +2,8 @@
 // trip, and readers reject files of other schemas, versions and shapes.
 #include <doctest/doctest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -109,6 +111,37 @@ TEST_CASE("atomic output leaves nothing behind unless committed") {
   REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
   CHECK_THROWS_WITH_AS(AtomicOutput{fifo}, doctest::Contains("is not a regular file"), Error);
   CHECK(std::filesystem::is_fifo(fifo));
+}
+
+TEST_CASE("atomic output: temporaries a dead process of this host left are removed; others stay") {
+  test::TempDir dir;
+  const std::string final_path = dir / "out.h5";
+  // A process that surely no longer exists: a child that exited and was reaped.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  std::string host;
+  {
+    const AtomicOutput probe(final_path);  // its name shows this host's part: <final>.tmp.<host>.<pid>.<n>
+    const std::string name = probe.temp_path().substr(final_path.size() + 5);
+    const size_t pid_dot = name.rfind('.', name.rfind('.') - 1);
+    host = name.substr(0, pid_dot);
+    CHECK(name.substr(pid_dot + 1, name.rfind('.') - pid_dot - 1) == std::to_string(getpid()));
+  }
+  const auto touch = [](const std::string& path) { std::ofstream(path) << "partial"; };
+  const std::string stale = final_path + ".tmp." + host + "." + std::to_string(child) + ".3";
+  const std::string live = final_path + ".tmp." + host + "." + std::to_string(getppid()) + ".0";
+  const std::string other_host = final_path + ".tmp.elsewhere-node7." + std::to_string(child) + ".0";
+  const std::string not_ours = final_path + ".tmp.notes";
+  const std::string other_output = std::string(dir / "out2.h5") + ".tmp." + host + "." + std::to_string(child) + ".0";
+  for (const std::string& p : {stale, live, other_host, not_ours, other_output}) touch(p);
+  const AtomicOutput out(final_path);
+  CHECK_FALSE(std::filesystem::exists(stale));
+  CHECK(std::filesystem::exists(live));
+  CHECK(std::filesystem::exists(other_host));
+  CHECK(std::filesystem::exists(not_ours));
+  CHECK(std::filesystem::exists(other_output));
 }
 
 TEST_CASE("FP16 datasets hold numpy's IEEE roundings (not HDF5's) and read back exactly") {

@@ -10,7 +10,9 @@ namespace lexico {
 class AtomicOutput {
  public:
   // Checks that the final path's folder is writable; picks a unique temporary
-  // name "<final>.tmp.<pid>.<n>" in the same folder (same file system).
+  // name "<final>.tmp.<host>.<pid>.<n>" in the same folder (same file system)
+  // and removes such names that a dead process of this host left behind
+  // (a SIGKILL skips the destructor).
   explicit AtomicOutput(std::string final_path);
   ~AtomicOutput();  // removes the temporary file unless commit() ran
   AtomicOutput(const AtomicOutput&) = delete;

@@ -130,12 +130,8 @@ class GpuRunner {
     const std::string name = split_cache_spec(spec).name;
     if (name == "lexico") {
       const LexicoOptions o = parse_lexico_spec(spec);
-      const int n_atoms = runtime.dictionary()->n_atoms;
-      const std::string reason =
-          step_for(o, n_atoms) < 1
-              ? fmt::format("a buffer of {} tokens leaves no room in {} atoms", o.buffer, n_atoms)
-              : cuda::GpuLexicoCache::unsupported_reason(runtime.model().config().cache_shape(), n_atoms, o,
-                                                         step_for(o, n_atoms));
+      const std::string reason = cuda::GpuLexicoCache::unsupported_reason(
+          runtime.model().config().cache_shape(), runtime.dictionary()->n_atoms, o, kLexicoStep);
       if (!reason.empty()) return cpu("the GPU cache does not take '" + spec + "': " + reason);
     } else if (name.rfind("full", 0) != 0) {
       return cpu("cache '" + name + "' has no GPU version (full and lexico have)");
@@ -159,7 +155,8 @@ class GpuRunner {
       if (split_cache_spec(spec).name == "lexico") {
         const LexicoOptions o = parse_lexico_spec(spec);
         const Dictionary& dict = *runtime_.dictionary();
-        auto cache = std::make_unique<cuda::GpuLexicoCache>(shape, dict, o, length, step_for(o, dict.n_atoms), overlap);
+        auto cache = std::make_unique<cuda::GpuLexicoCache>(shape, dict, o, length,
+                                                            int(std::min<int64_t>(length, kLexicoStep)), overlap);
         const size_t tables = cache->table_bytes();
         return std::make_unique<GpuSequence>(model_, std::move(cache), tables);
       }
@@ -172,11 +169,15 @@ class GpuRunner {
   }
 
  private:
-  static constexpr int kStep = 512;  // tokens a forward step holds at most (longer inputs run in steps)
-  // The Lexico cache's buffer holds n_b + step rows, at most N.
-  static int step_for(const LexicoOptions& o, int n_atoms) { return std::min(kStep, n_atoms - o.buffer); }
+  // Tokens a forward step holds at most with the full cache (longer inputs
+  // run in steps: exact either way) and with the Lexico cache, whose step
+  // stays exact in its FP16 buffer until coded after it: a prompt of up to
+  // kLexicoStep tokens is attended exactly, as the CPU's LexicoCache does
+  // (a longer one's later steps attend its earlier steps' codes).
+  static constexpr int kStep = 512, kLexicoStep = 8192;
   explicit GpuRunner(const Runtime& runtime)
-      : runtime_(runtime), model_(std::make_shared<cuda::GpuModel>(runtime.model())) {}
+      : runtime_(runtime),
+        model_(std::make_shared<cuda::GpuModel>(runtime.model(), cuda::WeightPrecision::F16, kLexicoStep)) {}
   const Runtime& runtime_;
   std::shared_ptr<cuda::GpuModel> model_;
 };

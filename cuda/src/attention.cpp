@@ -73,8 +73,9 @@ std::string SparseDecodeAttention::unsupported_reason(const DecodeShape& s) {
   if (s.sparsity < 1 || s.sparsity > 64) return fmt::format("sparsity {} is outside 1..64", s.sparsity);
   if (s.n_atoms < s.head_dim)
     return fmt::format("{} atoms is fewer than the head dimension {}", s.n_atoms, s.head_dim);
-  if (s.buffer_capacity > s.n_atoms)
-    return fmt::format("a buffer of {} tokens exceeds the {} atoms whose shared memory it reuses", s.buffer_capacity,
+  const int max_buffered = s.max_buffered < 0 ? s.buffer_capacity : s.max_buffered;
+  if (max_buffered > s.n_atoms)
+    return fmt::format("a buffer of {} tokens exceeds the {} atoms whose shared memory it reuses", max_buffered,
                        s.n_atoms);
   const DeviceInfo& info = device_info();
   if (!info.usable) return "no usable GPU: " + info.reason;

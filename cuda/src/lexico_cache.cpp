@@ -33,6 +33,8 @@ DecodeShape decode_shape(const CacheShape& shape, int n_atoms, const LexicoOptio
   d.n_atoms = n_atoms;
   d.sparsity = o.sparsity;
   d.buffer_capacity = o.buffer + max_step;
+  // A longer buffer (a prompt of more than N − n_b tokens, still exact) takes the dense plan.
+  d.max_buffered = std::min(n_atoms, d.buffer_capacity);
   return d;
 }
 
@@ -187,7 +189,7 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
   const int64_t c = compressed_[layer];
   const cache_detail::StepLengths lengths{buffer_lengths_.data(), compressed_lengths_.data(), c,
                                           dense_lengths_.data()};
-  if (dense_plan(c, n_tokens)) {
+  if (dense_plan(c, n_tokens, b + n_tokens)) {
     cache_detail::append_densify(k, v, n_tokens, coded_layer(layer_view(layer), capacity_, buffer_capacity_),
                                  buffer_k, buffer_v, int(H), c, b, options_.sparsity, int(m), lengths,
                                  dense_keys_.data(), dense_values_.data(), capacity_ + buffer_capacity_, stream);
@@ -201,8 +203,8 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
   last_append_ = n_tokens;
 }
 
-bool GpuLexicoCache::dense_plan(int64_t compressed, int n_tokens) const {
-  return compressed > 0 && (n_tokens > 1 || compressed <= densify_limit_);
+bool GpuLexicoCache::dense_plan(int64_t compressed, int n_tokens, int64_t buffered) const {
+  return compressed > 0 && (n_tokens > 1 || compressed <= densify_limit_ || buffered > n_atoms_);
 }
 
 void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) {
@@ -216,8 +218,8 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
                          stream, /*one_sequence=*/true);
     return;
   }
-  if (!dense_plan(c, n_tokens)) {
-    attention_.run(kv, q, out, n_tokens, c, stream);
+  if (!dense_plan(c, n_tokens, b)) {
+    attention_.run(kv, q, out, n_tokens, c, stream);  // b ≤ N here: the sparse kernels' limit
     return;
   }
   const int64_t rows = capacity_ + buffer_capacity_;

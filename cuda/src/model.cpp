@@ -91,6 +91,30 @@ struct GpuModel::Impl {
 
   const DeviceMatrix& classifier() const { return output.rows ? output : embedding; }
 
+  // Activations for steps of up to T tokens: grown on demand (a long
+  // prompt's step allocates once), never shrunk.
+  void reserve_rows(const ModelConfig& c, size_t T) {
+    const size_t qkv_width = size_t(c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
+    tokens.reserve(T, "tokens");
+    x.reserve(T * c.dim, "activations");
+    qkv.reserve(T * qkv_width, "Q/K/V activations");
+    q.reserve(T * c.n_heads * c.head_dim, "queries");
+    k.reserve(T * c.n_kv_heads * c.head_dim, "keys");
+    v.reserve(T * c.n_kv_heads * c.head_dim, "values");
+    att.reserve(T * c.n_heads * c.head_dim, "attention output");
+    gate_up.reserve(T * 2 * c.hidden_dim, "MLP activations");
+    cos.reserve(T * c.head_dim / 2, "RoPE cos");
+    sin.reserve(T * c.head_dim / 2, "RoPE sin");
+    if (precision == WeightPrecision::F32) {
+      normed.reserve(T * c.dim, "normed activations");
+      act.reserve(T * c.hidden_dim, "MLP activations");
+    } else {
+      normed16.reserve(T * c.dim, "normed activations");
+      att16.reserve(T * c.n_heads * c.head_dim, "attention output");
+      act16.reserve(T * c.hidden_dim, "MLP activations");
+    }
+  }
+
   // out[n, w.rows] = in[n, w.cols] · wᵀ + beta · out. in is float (F32) or FP16 (F16).
   void linear(const DeviceMatrix& w, const void* in, int n, float* out, float beta) {
     const float alpha = 1.0f;
@@ -168,26 +192,9 @@ GpuModel::GpuModel(const Model& model, WeightPrecision precision, int max_step)
   if (w.output.size()) g.output = upload(w.output.dense(), precision, "output weights");
   g.final_norm = upload(w.final_norm, "final norm");
 
-  const ModelConfig& c = config_;
-  const size_t T = size_t(max_step), qkv = size_t(c.n_heads + 2 * c.n_kv_heads) * c.head_dim;
-  g.tokens.resize(T, "tokens");
-  g.x.resize(T * c.dim, "activations");
-  g.qkv.resize(T * qkv, "Q/K/V activations");
-  g.q.resize(T * c.n_heads * c.head_dim, "queries");
-  g.k.resize(T * c.n_kv_heads * c.head_dim, "keys");
-  g.v.resize(T * c.n_kv_heads * c.head_dim, "values");
-  g.att.resize(T * c.n_heads * c.head_dim, "attention output");
-  g.gate_up.resize(T * 2 * c.hidden_dim, "MLP activations");
-  g.cos.resize(T * c.head_dim / 2, "RoPE cos");
-  g.sin.resize(T * c.head_dim / 2, "RoPE sin");
-  if (precision == WeightPrecision::F32) {
-    g.normed.resize(T * c.dim, "normed activations");
-    g.act.resize(T * c.hidden_dim, "MLP activations");
-  } else {
-    g.normed16.resize(T * c.dim, "normed activations");
-    g.att16.resize(T * c.n_heads * c.head_dim, "attention output");
-    g.act16.resize(T * c.hidden_dim, "MLP activations");
-  }
+  // Steps of up to 512 tokens allocate here, so that running out of memory
+  // shows before the first step; longer ones grow the activations then.
+  g.reserve_rows(config_, size_t(std::min(max_step, 512)));
   LEXICO_CUDA_CHECK(cudaStreamSynchronize(g.stream));
 }
 
@@ -232,6 +239,7 @@ void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bo
   Impl& g = *impl_;
   const ModelConfig& c = config_;
   cudaStream_t st = g.stream;
+  g.reserve_rows(c, size_t(n));
   const RopeAngles angles = rope_.angles(pos, n);
   LEXICO_CUDA_CHECK(cudaMemcpyAsync(g.tokens.data(), tokens, size_t(n) * sizeof(int32_t), cudaMemcpyHostToDevice, st));
   LEXICO_CUDA_CHECK(cudaMemcpyAsync(g.cos.data(), angles.cos.data(), angles.cos.size() * sizeof(float),

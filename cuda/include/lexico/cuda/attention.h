@@ -37,6 +37,10 @@ struct DecodeShape {
   int sparsity = 16;   // s: non-zeros per stored row
   int64_t compressed_capacity = 0;  // T_cap: rows per (sequence, KV head)
   int buffer_capacity = 128;        // B_cap: FP16 rows per (sequence, KV head)
+  // The most buffer rows a run attends (≤ n_atoms: their scores reuse the
+  // accumulator's shared memory); −1: buffer_capacity. The caller keeps every
+  // sequence's buffer length within it.
+  int max_buffered = -1;
 };
 
 // One layer's compressed cache on the device (pointers not owned).

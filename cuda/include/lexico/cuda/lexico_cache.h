@@ -10,8 +10,9 @@
 //    tokens: SparseDecodeAttention, never densifying (q·D_k once, gathers,
 //    the values summed in coefficient space, D_v applied once): it reads
 //    3s bytes a vector where a dense cache reads 2m;
-//  - multi-token steps (a prompt's later chunks), and decode steps over few
-//    compressed tokens: the compressed rows are reconstructed (D·ŷ, rounded
+//  - multi-token steps (a prompt's later chunks), decode steps over few
+//    compressed tokens, and decode steps whose buffer holds more rows than
+//    the dictionary has atoms (right after a long prompt, overlapped): the compressed rows are reconstructed (D·ŷ, rounded
 //    to FP16) into a scratch of one layer's rows, the buffer rows copied after
 //    them, and the dense FP16 kernel attends; one reconstruction serves all
 //    the step's queries, where the sparse kernel would gather per query, and
@@ -45,8 +46,12 @@ class GpuLexicoCache : public GpuKvCache {
   // Same checks and messages as LexicoCache (dictionary fit, option ranges);
   // then Error(Internal, "cuda", reason) when the GPU kernels do not take
   // this shape (unsupported_reason) or it does not fit the GPU. capacity
-  // bounds every layer's positions; a step holds at most max_step tokens,
-  // and buffer + max_step must not exceed the dictionary's atoms.
+  // bounds every layer's positions; a step holds at most max_step tokens. A
+  // step's tokens stay exact in the FP16 buffer (n_b + max_step rows) until
+  // finish_step codes all but the newest n_b, so a prompt of up to max_step
+  // tokens is attended exactly and coded after, as LexicoCache does;
+  // attention over a buffer longer than the dictionary's atoms (the sparse
+  // kernels' limit) takes the dense plan.
   GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options, int64_t capacity,
                  int max_step = 512, bool overlap_encoding = true);
   ~GpuLexicoCache() override;
@@ -90,7 +95,7 @@ class GpuLexicoCache : public GpuKvCache {
   // usage_error unless every layer holds as many tokens as layer 0.
   void check_layers_in_step() const;
   // Whether a step of n_tokens over `compressed` compressed tokens takes the dense plan.
-  bool dense_plan(int64_t compressed, int n_tokens) const;
+  bool dense_plan(int64_t compressed, int n_tokens, int64_t buffered) const;
 
   LexicoOptions options_;
   int n_atoms_;

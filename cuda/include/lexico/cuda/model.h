@@ -24,7 +24,8 @@ enum class WeightPrecision {
 class GpuModel {
  public:
   // Uploads the weights (the Q, K, V and the gate, up projections fused).
-  // Activations are sized for steps of up to max_step tokens. Throws
+  // A step holds up to max_step tokens; activations for 512 are allocated
+  // here and grow when a longer step comes (a long prompt). Throws
   // Error(Internal, "cuda", ...) without a usable GPU, when the weights do
   // not fit, or for a head dimension the attention kernels do not take.
   GpuModel(const Model& model, WeightPrecision precision = WeightPrecision::F16, int max_step = 512);

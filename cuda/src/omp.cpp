@@ -171,8 +171,8 @@ struct GpuOmpEncoder::Impl {
     a.grid = std::min(a.n_tiles, omp_detail::omp_max_grid(a.padded_dim, a.max_sparsity, a.small_tiles));
     // Fewer small tiles than half the SMs leave SMs idle: two blocks (a
     // cluster) then share each tile's atoms, halving the stream of D per block.
-    if (split_tiles && a.small_tiles && 2 * a.n_tiles <= device_info().sm_count && n_pad / omp_detail::kChunkAtoms >= 2 &&
-        omp_detail::omp_split_available(a.padded_dim, a.max_sparsity)) {
+    if (split_tiles && a.small_tiles && 2 * a.n_tiles <= device_info().sm_count &&
+        n_pad / omp_detail::kChunkAtoms >= 2 && omp_detail::omp_split_available(a.padded_dim, a.max_sparsity)) {
       a.split = 2;
       a.grid = 2 * a.n_tiles;
     }

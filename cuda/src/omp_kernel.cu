@@ -60,7 +60,7 @@ struct Geometry {
 constexpr double kMinPivotSq = 1e-5;       // as lib/sparse/omp.cpp
 constexpr double kMinCorrelation = 1e-5;   // as lib/sparse/omp.cpp
 constexpr int kMaxCandidates = 8;
-constexpr int kMaxWideSlots = 2;  // short lists rescanned atom by atom before a full scan is cheaper
+constexpr int kMaxWideLists = 2;  // short lists rescanned atom by atom before a full scan is cheaper
 template <int M>
 constexpr int kBatchFor = M == 128 ? 4 : 8;  // independent loads issued together in the serial phase
 
@@ -250,12 +250,14 @@ __device__ void finalize(int v, int k, int64_t vid, const Smem<M, S, BV>& sm, co
 // Exact correlations, lane-parallel, with the atoms atom_of(0 … count−1) for
 // the residual in wr (shared, M floats): merges the best |α_j| over atoms not
 // chosen into best_* (warp-uniform on return), ties to the lowest index.
+// atom_of gives −1 for a padding atom (skipped).
 template <int M, typename AtomOf>
 __device__ void scan_atoms(const float* wr, const float* dict, int k, const uint16_t* sup, int lane, int count,
                            AtomOf atom_of, int& best_j, float& best_m, double& best_a) {
   const float4* w4 = reinterpret_cast<const float4*>(wr);
   for (int t = lane; t < count; t += 32) {
     const int j = atom_of(t);
+    if (j < 0) continue;
     const float4* row = reinterpret_cast<const float4*>(dict + size_t(j) * M);
     float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
 #pragma unroll 8
@@ -562,7 +564,8 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             for (int t = 0; t < k; ++t) bad_lane |= sup[t] == ai[r];
           }
         }
-        const bool bad = !(mx > 0.0f) || n_wide > kMaxWideSlots || n_cand > kMaxCandidates || __any_sync(kFull, bad_lane);
+        const bool bad =
+            !(mx > 0.0f) || n_wide > kMaxWideLists || n_cand > kMaxCandidates || __any_sync(kFull, bad_lane);
 
         float r[EPL];
         load_row<EPL>(rsc + lane * EPL, r);
@@ -617,7 +620,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
                 constexpr int kPerChunk = 2 * G::kMT;
                 scan_atoms<M>(wr, df, k, sup, lane, (ce - cb) * kPerChunk, [&](int t) {
                   const int q = t % kPerChunk;
-                  return (cb + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l + (q >> 1) * 16 + (q & 1) * 8;
+                  const int j =
+                      (cb + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l + (q >> 1) * 16 + (q & 1) * 8;
+                  return j < a.n_atoms ? j : -1;
                 }, best_j, best_m, best_a);
               }
             }
@@ -947,8 +952,11 @@ template <int M, int S>
 bool split_runs_sm90() {
   static const bool ok = [] {
     cudaFuncAttributes attributes{};
-    return cudaFuncGetAttributes(&attributes, omp_kernel<M, S, kSmallTileVectors, 2>) == cudaSuccess &&
-           attributes.binaryVersion >= 90;
+    if (cudaFuncGetAttributes(&attributes, omp_kernel<M, S, kSmallTileVectors, 2>) != cudaSuccess) {
+      (void)cudaGetLastError();  // not left for the next launch's check to report
+      return false;
+    }
+    return attributes.binaryVersion >= 90;
   }();
   return ok;
 }

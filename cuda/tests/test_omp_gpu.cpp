@@ -374,8 +374,8 @@ TEST_CASE("GPU OMP: few vectors a dictionary, each tile shared by a cluster of t
           if (norm > 0) worst = std::max(worst, std::sqrt(diff / norm));
         }
       }
-      MESSAGE("split tiles " << split << ": " << rows_same << "/" << xs.cols() << " rows identical, worst coefficient difference "
-                              << worst);
+      MESSAGE("split tiles " << split << ": " << rows_same << "/" << xs.cols()
+                             << " rows identical, worst coefficient difference " << worst);
       CHECK(rows_same >= size_t(xs.cols() - 2));
       CHECK(worst <= 1e-4);
     }

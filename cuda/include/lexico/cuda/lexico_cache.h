@@ -12,12 +12,13 @@
 //    3s bytes a vector where a dense cache reads 2m;
 //  - multi-token steps (a prompt's later chunks), decode steps over few
 //    compressed tokens, and decode steps whose buffer holds more rows than
-//    the dictionary has atoms (right after a long prompt, overlapped): the compressed rows are reconstructed (D·ŷ, rounded
-//    to FP16) into a scratch of one layer's rows, the buffer rows copied after
-//    them, and the dense FP16 kernel attends; one reconstruction serves all
-//    the step's queries, where the sparse kernel would gather per query, and
-//    at short context it costs fewer launches than the sparse kernels' four
-//    (the reconstruction shares the append's launch).
+//    the dictionary has atoms (right after a long prompt, overlapped): the
+//    compressed rows are reconstructed (D·ŷ, rounded to FP16) into a scratch
+//    of one layer's rows, the buffer rows copied after them, and the dense
+//    FP16 kernel attends; one reconstruction serves all the step's queries,
+//    where the sparse kernel would gather per query, and at short context it
+//    costs fewer launches than the sparse kernels' four (the reconstruction
+//    shares the append's launch).
 // While nothing is compressed yet (a prompt's first step) the dense kernel
 // attends the buffer in place. finish_step() codes the step's overflow of
 // every layer, keys and values, in one GpuOmpEncoder launch over the 2·L

@@ -337,6 +337,10 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const unsigned rank = SPLIT > 1 ? cluster_rank() : 0;
   const bool writer = rank == 0;
+  // The peer block's exchange lists (SPLIT = 2), mapped once.
+  float* const peer_t1 = SPLIT > 1 ? peer_shared(sm.ex_t1, rank ^ 1) : nullptr;
+  int* const peer_i1 = SPLIT > 1 ? peer_shared(sm.ex_i1, rank ^ 1) : nullptr;
+  float* const peer_t2 = SPLIT > 1 ? peer_shared(sm.ex_t2, rank ^ 1) : nullptr;
   const int all_chunks = a.n_pad / kChunkAtoms;
   const int chunk_begin = int(rank) * all_chunks / SPLIT, chunk_end = (int(rank) + 1) * all_chunks / SPLIT;
   const int n_chunks = chunk_end - chunk_begin;
@@ -510,9 +514,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           sm.ex_i1[at] = i1[c];
           sm.ex_t2[at] = t2[c];
           if constexpr (SPLIT > 1) {
-            peer_shared(sm.ex_t1, rank ^ 1)[at] = t1[c];
-            peer_shared(sm.ex_i1, rank ^ 1)[at] = i1[c];
-            peer_shared(sm.ex_t2, rank ^ 1)[at] = t2[c];
+            peer_t1[at] = t1[c];
+            peer_i1[at] = i1[c];
+            peer_t2[at] = t2[c];
           }
         }
       if constexpr (SPLIT > 1) cluster_sync();

@@ -31,13 +31,19 @@ int dense_heads_per_block(int group) {
   return 1;
 }
 
-// Heads of one KV group handled by one block: 4, 2 or 1, as shared memory allows.
+// Heads of one KV group a sparse block handles: 4, 2 or 1, as shared memory
+// allows, and no more than the group has. A block reads and sorts its tokens'
+// rows once for all its heads, so a group of 3 takes one block of 4 with a
+// padding slot rather than three blocks of 1.
 int heads_per_block(const DecodeShape& s, size_t smem_limit) {
   const int group = s.n_heads / s.n_kv_heads;
   for (int hb : {4, 2, 1})
-    if (group % hb == 0 && attn_detail::sparse_partial_smem(s.n_atoms, hb, s.sparsity) <= smem_limit) return hb;
+    if ((hb == 1 || group > hb / 2) && attn_detail::sparse_partial_smem(s.n_atoms, hb, s.sparsity) <= smem_limit)
+      return hb;
   return 0;
 }
+
+int groups_of(int group, int hb) { return (group + hb - 1) / hb; }
 
 struct SplitPlan {
   int splits = 1;
@@ -94,7 +100,7 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
   if (!why.empty()) throw Error(ErrorKind::Internal, "cuda", "sparse attention: " + why);
   heads_per_block_ = heads_per_block(shape_, device_info().shared_per_block_optin);
   const int group = shape_.n_heads / shape_.n_kv_heads;
-  const int n_hg = group / heads_per_block_;
+  const int n_hg = groups_of(group, heads_per_block_);
   // Workspace for the largest batch·splits product any batch ≤ max can need.
   for (int b = 1; b <= shape_.batch; ++b) {
     const SplitPlan plan =
@@ -103,7 +109,7 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
     max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * plan.splits);
   }
   const size_t groups = size_t(shape_.batch) * shape_.n_kv_heads * n_hg;
-  qd_.resize(size_t(shape_.batch) * shape_.n_heads * shape_.n_atoms, "attention qD");
+  qd_.resize(size_t(shape_.batch) * shape_.n_kv_heads * n_hg * heads_per_block_ * shape_.n_atoms, "attention qD");
   partial_acc_.resize(max_partials_ * shape_.n_atoms * heads_per_block_, "attention partial accumulators");
   partial_stats_.resize((max_partials_ + groups) * 2 * heads_per_block_, "attention partial statistics");
   buffer_out_.resize(groups * heads_per_block_ * shape_.head_dim, "attention buffer outputs");
@@ -137,7 +143,8 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.n_kv = shape_.n_kv_heads;
   a.group = shape_.n_heads / shape_.n_kv_heads;
   a.hb = heads_per_block_;
-  a.n_hg = a.group / a.hb;
+  a.n_hg = groups_of(a.group, a.hb);
+  a.gpad = a.n_hg * a.hb;
   a.m = shape_.head_dim;
   a.n_atoms = shape_.n_atoms;
   a.s = shape_.sparsity;
@@ -150,6 +157,11 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.tokens_per_split = plan.tokens_per_split;
   if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)
     internal_error("sparse attention", "split plan exceeds the workspace");
+  // The apply kernel's K split: about two blocks a SM over its column tiles,
+  // each over a multiple of 32 atoms.
+  const int col_tiles = (batch * a.n_heads + 31) / 32;
+  const int k_split = std::clamp(2 * device_info().sm_count / col_tiles, 1, (a.n_atoms + 31) / 32);
+  a.apply_atoms = ((a.n_atoms + k_split - 1) / k_split + 31) / 32 * 32;
   a.scale = 1.0f / std::sqrt(float(a.m));
   attn_detail::launch_sparse(a, stream);
 }

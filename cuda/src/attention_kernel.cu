@@ -1,7 +1,9 @@
 // Decode-attention kernels; see lexico/cuda/attention.h for the method.
 //
 // Sparse path, four kernels:
-//  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m, SIMT, 64 atoms × 32 heads a block.
+//  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m for every head slot (zero in
+//                  the slots that pad a group to a multiple of HB), SIMT,
+//                  16 atoms × 32 slots a block.
 //  partial_kernel  grid (P+1, n_kv·groups, batch): block p < P takes a token
 //                  range of the compressed rows, keeps qD of its HB heads and
 //                  an N×HB coefficient accumulator in shared memory; per
@@ -16,8 +18,8 @@
 //                  Block P does the FP16 buffer exactly (m-dim output).
 //  reduce_kernel   merges the P partials with their max/sum weights into one
 //                  normalised coefficient vector Â per head; zeroes out.
-//  apply_kernel    out = D_v·Â + w·buffer_out: a K-split SIMT GEMM over the
-//                  atoms, 32 heads a block, atomically into out (zeroed by reduce_kernel).
+//  apply_kernel    out = D_v·Â + w·buffer_out: a K-split SIMT GEMM, 32 columns
+//                  a block, float4 atomics into out (zeroed by reduce_kernel).
 // Dense path: flash-decoding over FP16 K/V, then a small combine.
 #include <cfloat>
 
@@ -40,6 +42,7 @@ constexpr int kOwners = kSparseThreads / 32;  // warps
 // atoms whose float4 rows fall in distinct bank groups — no atomics, no
 // conflicts, no match.
 constexpr int kBuckets = kOwners * 32;
+static_assert(kBuckets == kSparseThreads, "the scan gives each thread one bucket");
 __host__ __device__ constexpr int bucket_of(int j) { return (((j >> 5) & (kOwners - 1)) << 5) | (j & 31); }
 
 __device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
@@ -79,62 +82,54 @@ __device__ __forceinline__ void block_reduce(float (&v)[HB], float* red, bool is
 }
 
 // ---- qD = D_kᵀ q · scale ----
-constexpr int kQdAtoms = 64, kQdHeads = 32, kQdThreads = 128;
+// One value per head slot: slot (kv, g) for g < gpad, zero where g ≥ group
+// (the padding of a group that HB does not divide). 16 atoms × 32 slots a
+// block, so that even batch 1 spreads over the SMs (N / 16 blocks).
+constexpr int kQdAtoms = 16, kQdSlots = 32, kQdThreads = 128;
 
 template <int M>
 __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
-  extern __shared__ __align__(16) float smq[];
-  constexpr int DR = M + 4;  // padded row: float4 reads across lanes are conflict-free
-  float* d_s = smq;                  // [64][M+4]
-  float* q_s = smq + kQdAtoms * DR;  // [32][M]
-  const int b = blockIdx.z, h_base = blockIdx.y * kQdHeads, j0 = blockIdx.x * kQdAtoms;
-  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const float* dk = a.kv.key_dictionary;
-#pragma unroll 8
+  constexpr int DR = M + 4;  // padded row: the 8 atoms of a quarter-warp fall in distinct bank groups
+  __shared__ __align__(16) float d_s[kQdAtoms][DR];
+  __shared__ __align__(16) float q_s[kQdSlots][M];
+  const int b = blockIdx.z, slot0 = blockIdx.y * kQdSlots, j0 = blockIdx.x * kQdAtoms;
+  const int tid = threadIdx.x, atom = tid % kQdAtoms, quad = tid / kQdAtoms;  // 8 quads of 4 slots
+  const int n_slots = a.n_kv * a.gpad;
+  const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
   for (int i = tid; i < kQdAtoms * M / 4; i += kQdThreads) {
-    const int r = i / (M / 4), e4 = i % (M / 4);
-    const int j = j0 + r;
-    const float4 val = j < a.n_atoms ? reinterpret_cast<const float4*>(dk + size_t(j) * M)[e4]
-                                     : make_float4(0.f, 0.f, 0.f, 0.f);
-    *reinterpret_cast<float4*>(d_s + r * DR + e4 * 4) = val;
+    const int r = i / (M / 4), e4 = i % (M / 4), j = j0 + r;
+    *reinterpret_cast<float4*>(&d_s[r][e4 * 4]) =
+        j < a.n_atoms ? reinterpret_cast<const float4*>(a.kv.key_dictionary + size_t(j) * M)[e4] : zero;
   }
-#pragma unroll 8
-  for (int i = tid; i < kQdHeads * M; i += kQdThreads) {
-    const int h = h_base + i / M;
-    q_s[i] = h < a.n_heads ? a.q[(size_t(b) * a.n_heads + h) * M + i % M] * a.scale : 0.0f;
+  for (int i = tid; i < kQdSlots * M / 4; i += kQdThreads) {
+    const int r = i / (M / 4), e4 = i % (M / 4), slot = slot0 + r;
+    const int kv = slot / a.gpad, g = slot % a.gpad;
+    float4 v = zero;
+    if (slot < n_slots && g < a.group) {
+      v = reinterpret_cast<const float4*>(a.q + (size_t(b) * a.n_heads + kv * a.group + g) * M)[e4];
+      v = make_float4(v.x * a.scale, v.y * a.scale, v.z * a.scale, v.w * a.scale);
+    }
+    *reinterpret_cast<float4*>(&q_s[r][e4 * 4]) = v;
   }
   __syncthreads();
-  constexpr int kAt = kQdAtoms / 32;  // atoms per thread
-  float acc[kAt][8];
-#pragma unroll
-  for (int i = 0; i < kAt; ++i)
-#pragma unroll
-    for (int h = 0; h < 8; ++h) acc[i][h] = 0.0f;
-  const float* q_w = q_s + warp * 8 * M;
-#pragma unroll 2
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll 8
   for (int e = 0; e < M; e += 4) {
-    float4 d[kAt], q[8];
+    const float4 d = *reinterpret_cast<const float4*>(&d_s[atom][e]);
 #pragma unroll
-    for (int i = 0; i < kAt; ++i) d[i] = *reinterpret_cast<const float4*>(d_s + (lane + 32 * i) * DR + e);
-#pragma unroll
-    for (int h = 0; h < 8; ++h) q[h] = *reinterpret_cast<const float4*>(q_w + h * M + e);
-#pragma unroll
-    for (int i = 0; i < kAt; ++i)
-#pragma unroll
-      for (int h = 0; h < 8; ++h)
-        acc[i][h] += d[i].x * q[h].x + d[i].y * q[h].y + d[i].z * q[h].z + d[i].w * q[h].w;
-  }
-#pragma unroll
-  for (int i = 0; i < kAt; ++i) {
-    const int j = j0 + lane + 32 * i;
-    if (j >= a.n_atoms) continue;
-#pragma unroll
-    for (int h8 = 0; h8 < 8; ++h8) {
-      const int h = h_base + warp * 8 + h8;
-      if (h >= a.n_heads) continue;
-      const int kv = h / a.group, g = h % a.group;
-      a.qd[((size_t(b) * a.n_kv + kv) * a.n_atoms + j) * a.group + g] = acc[i][h8];
+    for (int k = 0; k < 4; ++k) {
+      const float4 q = *reinterpret_cast<const float4*>(&q_s[quad * 4 + k][e]);
+      acc[k] += d.x * q.x + d.y * q.y + d.z * q.z + d.w * q.w;
     }
+  }
+  const int j = j0 + atom;
+  if (j >= a.n_atoms) return;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const int slot = slot0 + quad * 4 + k;
+    if (slot >= n_slots) break;
+    const int kv = slot / a.gpad, g = slot % a.gpad;
+    a.qd[((size_t(b) * a.n_kv + kv) * a.n_atoms + j) * a.gpad + g] = acc[k];
   }
 }
 
@@ -231,8 +226,8 @@ struct PartialLayout {
     acc = qd + np * hb * 4;
     p = acc + np * hb * 4;
     red = p + size_t(kSparseThreads) * hb * 4;
-    counts = red + size_t(kSparseThreads / 32) * hb * 4;  // count[512], base[513], cursor[512]
-    entries = (counts + (3 * kBuckets + 1) * 4 + 15) / 16 * 16;
+    counts = red + size_t(kSparseThreads / 32) * hb * 4;  // count[512], base[513], cursor[512], warp total[16]
+    entries = (counts + (3 * kBuckets + 1 + kOwners) * 4 + 15) / 16 * 16;
     bytes = entries + size_t(kSparseThreads) * s * 4;
   }
 };
@@ -317,10 +312,11 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
   int* counts = reinterpret_cast<int*>(smb + L.counts);  // [512] pairs per bucket
   int* bases = counts + kBuckets;                           // [513] bucket starts
   int* cursors = bases + kBuckets + 1;                      // [512] next free slot
+  int* warp_totals = cursors + kBuckets;                    // [16] pairs in each warp's 32 buckets
   uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [512·s] value pairs, bucketed by owner
   const int tid = threadIdx.x, nthreads = blockDim.x, lane = tid & 31, warp = tid >> 5;
   const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
-  const int head0 = kv * a.group + hg * HB;
+  const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);  // slots past n_real pad the group
   const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
   float* stats = a.partial_stats + (grp * (a.splits + 1) + p) * 2 * HB;
 
@@ -330,7 +326,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     float* q_s = qd_s;   // [HB][M]
     float* w_s = acc_s;  // [b_cap][HB]
     for (int i = tid; i < HB * M; i += nthreads)
-      q_s[i] = a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale;
+      q_s[i] = i / M < n_real ? a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale : 0.0f;
     __syncthreads();
     const size_t base = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.b_cap;
     float mx[HB];
@@ -393,16 +389,16 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     return;
   }
   {
-    const float* qd = a.qd + (size_t(b) * a.n_kv + kv) * size_t(N) * a.group + hg * HB;
+    const float* qd = a.qd + (size_t(b) * a.n_kv + kv) * size_t(N) * a.gpad + hg * HB;
     if constexpr (HB == 4) {
 #pragma unroll 8
       for (int j = tid; j < N; j += nthreads) {
-        reinterpret_cast<float4*>(qd_s)[j] = *reinterpret_cast<const float4*>(qd + size_t(j) * a.group);
+        reinterpret_cast<float4*>(qd_s)[j] = *reinterpret_cast<const float4*>(qd + size_t(j) * a.gpad);
         reinterpret_cast<float4*>(acc_s)[j] = make_float4(0.f, 0.f, 0.f, 0.f);
       }
     } else {
       for (int i = tid; i < N * HB; i += nthreads) {
-        qd_s[i] = qd[size_t(i / HB) * a.group + i % HB];
+        qd_s[i] = qd[size_t(i / HB) * a.gpad + i % HB];
         acc_s[i] = 0.0f;
       }
     }
@@ -463,27 +459,20 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
         if (SV > 0 || i < s) atomicAdd(&counts[bucket_of(vrow.idx[i])], 1);
     }
     __syncthreads();  // counts, weights and any rescale are complete
-    if (warp == 0) {  // exclusive scan of 512 counts: 16 per lane
-      int c[kBuckets / 32], sum = 0;
-#pragma unroll
-      for (int i = 0; i < kBuckets / 32; ++i) {
-        c[i] = counts[lane * (kBuckets / 32) + i];
-        sum += c[i];
-      }
-      int incl = sum;
+    {  // exclusive scan of the 512 counts, one a thread: within the warp, then over the warps' totals
+      const int c = counts[tid];
+      int incl = c;
 #pragma unroll
       for (int o = 1; o < 32; o <<= 1) {
         const int y = __shfl_up_sync(kFull, incl, o);
         if (lane >= o) incl += y;
       }
-      int run = incl - sum;
-#pragma unroll
-      for (int i = 0; i < kBuckets / 32; ++i) {
-        bases[lane * (kBuckets / 32) + i] = run;
-        cursors[lane * (kBuckets / 32) + i] = run;
-        run += c[i];
-      }
-      if (lane == 31) bases[kBuckets] = incl;
+      if (lane == 31) warp_totals[warp] = incl;
+      __syncthreads();
+      int before = 0;
+      for (int w = 0; w < warp; ++w) before += warp_totals[w];
+      bases[tid] = cursors[tid] = before + incl - c;
+      if (tid == kBuckets - 1) bases[kBuckets] = before + incl;
     }
     __syncthreads();
     if (valid) {
@@ -518,7 +507,7 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs
   const int tid = threadIdx.x, P = a.splits, N = a.n_atoms;
   const size_t grp = blockIdx.y;
   const int hg = int(grp % a.n_hg), kv = int((grp / a.n_hg) % a.n_kv), b = int(grp / (size_t(a.n_hg) * a.n_kv));
-  const int head0 = kv * a.group + hg * HB;
+  const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);
   if (tid < HB) {
     const int g = tid;
     const float* st = a.partial_stats + grp * (P + 1) * 2 * HB;
@@ -533,10 +522,10 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs
       const float m = st[p * 2 * HB + g];
       w_s[p][g] = (m == -INFINITY || !(sum > 0.0f)) ? 0.0f : __expf(m - mx) / sum;
     }
-    if (blockIdx.x == 0) a.buffer_weight[size_t(b) * a.n_heads + head0 + g] = w_s[P][g];
+    if (blockIdx.x == 0 && g < n_real) a.buffer_weight[size_t(b) * a.n_heads + head0 + g] = w_s[P][g];
   }
   if (blockIdx.x == 0)  // the apply kernel accumulates into out (saves a memset launch)
-    for (int i = tid; i < HB * a.m; i += kReduceThreads) a.out[(size_t(b) * a.n_heads + head0) * a.m + i] = 0.0f;
+    for (int i = tid; i < n_real * a.m; i += kReduceThreads) a.out[(size_t(b) * a.n_heads + head0) * a.m + i] = 0.0f;
   __syncthreads();
   const int j = blockIdx.x * kReduceThreads + tid;
   if (j >= N) return;
@@ -559,44 +548,61 @@ __global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs
     }
   }
 #pragma unroll
-  for (int g = 0; g < HB; ++g) a.ahat[(size_t(b) * a.n_heads + head0 + g) * N + j] = acc[g];
+  for (int g = 0; g < HB; ++g)
+    if (g < n_real) a.ahat[(size_t(b) * a.n_heads + head0 + g) * N + j] = acc[g];
 }
 
 // ---- out[c][e] = Σ_j D_v[j][e] Â[c][j] + w_buf·buffer_out: a K-split SIMT GEMM ----
-constexpr int kApplyAtoms = 64, kApplySub = 32, kApplyCols = 32, kApplyThreads = 256;
+// A block: 32 columns (batch × head) × all m outputs over a.apply_atoms atoms;
+// a thread: 4 consecutive outputs × 4 (M = 128) or 2 (M = 64) columns. The
+// K split (chosen on the host) spreads even one column tile over the SMs; the
+// blocks of one tile meet in `out` through float4 atomics (zeroed by reduce_kernel).
+constexpr int kApplySub = 32, kApplyCols = 32, kApplyThreads = 256;
 
 template <int M>
 __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a) {
+  constexpr int kE4 = M / 4;                       // threads along the outputs
+  constexpr int kCpt = kApplyCols * kE4 / kApplyThreads;  // columns a thread: 4 or 2
   __shared__ __align__(16) float d_s[kApplySub][M];
-  __shared__ float a_s[kApplyCols][kApplySub + 1];
-  constexpr int kCpt = kApplyCols * M / kApplyThreads;  // columns per thread: 16 (M=128) or 8 (M=64)
-  const int tid = threadIdx.x, e = tid % M, cg = tid / M;
-  const int N = a.n_atoms, n_cols = a.batch * a.n_heads;
-  const int col0 = blockIdx.y * kApplyCols;
-  float acc[kCpt];
+  __shared__ __align__(16) float a_s[kApplySub][kApplyCols + 4];  // [atom][column], padded against conflicts
+  const int tid = threadIdx.x, e4 = tid % kE4, cg = tid / kE4;
+  const int N = a.n_atoms, n_cols = a.batch * a.n_heads, col0 = blockIdx.y * kApplyCols;
+  const int k0 = blockIdx.x * a.apply_atoms, k1 = min(N, k0 + a.apply_atoms);
+  float acc[kCpt][4];
 #pragma unroll
-  for (int i = 0; i < kCpt; ++i) acc[i] = 0.0f;
-  for (int sub = 0; sub < kApplyAtoms; sub += kApplySub) {
-    const int j0 = blockIdx.x * kApplyAtoms + sub;
-    if (j0 >= N) break;  // block-uniform
+  for (int i = 0; i < kCpt; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
+  for (int j0 = k0; j0 < k1; j0 += kApplySub) {
 #pragma unroll
     for (int i = tid; i < kApplySub * M / 4; i += kApplyThreads) {
-      const int jj = i / (M / 4), e4 = i % (M / 4);
-      const float4 v = j0 + jj < N ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[e4]
-                                   : make_float4(0.f, 0.f, 0.f, 0.f);
-      *reinterpret_cast<float4*>(&d_s[jj][e4 * 4]) = v;
+      const int jj = i / (M / 4), q = i % (M / 4);
+      *reinterpret_cast<float4*>(&d_s[jj][q * 4]) =
+          j0 + jj < k1 ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[q]
+                       : make_float4(0.f, 0.f, 0.f, 0.f);
     }
 #pragma unroll
     for (int i = tid; i < kApplyCols * kApplySub; i += kApplyThreads) {
-      const int c = i / kApplySub, jj = i % kApplySub;
-      a_s[c][jj] = (col0 + c < n_cols && j0 + jj < N) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
+      const int c = i / kApplySub, jj = i % kApplySub;  // consecutive threads read consecutive atoms of a column
+      a_s[jj][c] = (col0 + c < n_cols && j0 + jj < k1) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
     }
     __syncthreads();
 #pragma unroll 8
     for (int jj = 0; jj < kApplySub; ++jj) {
-      const float d = d_s[jj][e];
+      const float4 d = *reinterpret_cast<const float4*>(&d_s[jj][e4 * 4]);
+      float w[kCpt];
+      if constexpr (kCpt == 4) {
+        const float4 v = *reinterpret_cast<const float4*>(&a_s[jj][cg * 4]);
+        w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
+      } else {
+        const float2 v = *reinterpret_cast<const float2*>(&a_s[jj][cg * 2]);
+        w[0] = v.x, w[1] = v.y;
+      }
 #pragma unroll
-      for (int i = 0; i < kCpt; ++i) acc[i] += d * a_s[cg * kCpt + i][jj];
+      for (int i = 0; i < kCpt; ++i) {
+        acc[i][0] = fmaf(w[i], d.x, acc[i][0]);
+        acc[i][1] = fmaf(w[i], d.y, acc[i][1]);
+        acc[i][2] = fmaf(w[i], d.z, acc[i][2]);
+        acc[i][3] = fmaf(w[i], d.w, acc[i][3]);
+      }
     }
     __syncthreads();
   }
@@ -604,15 +610,23 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   for (int i = 0; i < kCpt; ++i) {
     const int col = col0 + cg * kCpt + i;
     if (col >= n_cols) continue;
-    float v = acc[i];
+    float4 v = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
     if (blockIdx.x == 0) {
       const int b = col / a.n_heads, h = col % a.n_heads;
-      const int kv = h / a.group, hg = (h % a.group) / a.hb, g = h % a.hb;
+      const int kv = h / a.group, hg = (h % a.group) / a.hb, g = (h % a.group) % a.hb;
       const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
       const float w = a.buffer_weight[col];
-      if (w != 0.0f) v += w * a.buffer_out[(grp * a.hb + g) * M + e];
+      if (w != 0.0f) {
+        const float4 o = reinterpret_cast<const float4*>(a.buffer_out + (grp * a.hb + g) * M)[e4];
+        v.x += w * o.x, v.y += w * o.y, v.z += w * o.z, v.w += w * o.w;
+      }
     }
-    atomicAdd(&a.out[size_t(col) * M + e], v);
+    float* dst = a.out + size_t(col) * M + e4 * 4;
+#if __CUDA_ARCH__ >= 900
+    atomicAdd(reinterpret_cast<float4*>(dst), v);
+#else
+    atomicAdd(dst, v.x), atomicAdd(dst + 1, v.y), atomicAdd(dst + 2, v.z), atomicAdd(dst + 3, v.w);
+#endif
   }
 }
 
@@ -776,14 +790,8 @@ void launch_partial_s(const SparseArgs& a, cudaStream_t stream) {
 template <int M>
 void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
   {
-    const size_t bytes = (size_t(kQdAtoms) * (M + 4) + size_t(kQdHeads) * M) * sizeof(float);
-    static bool once = [&] {
-      LEXICO_CUDA_CHECK(cudaFuncSetAttribute(qd_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)));
-      return true;
-    }();
-    (void)once;
-    const dim3 grid((a.n_atoms + kQdAtoms - 1) / kQdAtoms, (a.n_heads + kQdHeads - 1) / kQdHeads, a.batch);
-    qd_kernel<M><<<grid, kQdThreads, bytes, stream>>>(a);
+    const dim3 grid((a.n_atoms + kQdAtoms - 1) / kQdAtoms, (a.n_kv * a.gpad + kQdSlots - 1) / kQdSlots, a.batch);
+    qd_kernel<M><<<grid, kQdThreads, 0, stream>>>(a);
     LEXICO_CUDA_CHECK_LAUNCH();
   }
   if (a.hb == 4) launch_partial_s<4, M>(a, stream);
@@ -796,7 +804,7 @@ void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
     else reduce_kernel<1><<<grid, kReduceThreads, 0, stream>>>(a);
     LEXICO_CUDA_CHECK_LAUNCH();
   }
-  const dim3 grid((a.n_atoms + kApplyAtoms - 1) / kApplyAtoms, (a.batch * a.n_heads + kApplyCols - 1) / kApplyCols);
+  const dim3 grid((a.n_atoms + a.apply_atoms - 1) / a.apply_atoms, (a.batch * a.n_heads + kApplyCols - 1) / kApplyCols);
   apply_kernel<M><<<grid, kApplyThreads, 0, stream>>>(a);
   LEXICO_CUDA_CHECK_LAUNCH();
 }

@@ -16,13 +16,15 @@ struct SparseArgs {
   CompressedKv kv;
   const float* q = nullptr;
   float* out = nullptr;
-  float* qd = nullptr;          // [batch][n_kv][N][G]
+  float* qd = nullptr;          // [batch][n_kv][N][gpad]
   float* partial_acc = nullptr;  // [groups][P][N][HB]
   float* partial_stats = nullptr;  // [groups][P+1][2][HB] (max, sum); slot P = buffer
   float* buffer_out = nullptr;     // [groups][HB][m]
   float* ahat = nullptr;           // [batch][n_heads][N]: merged, normalised coefficient weights
   float* buffer_weight = nullptr;  // [batch][n_heads]: weight of the buffer's partial output
   int batch = 0, n_heads = 0, n_kv = 0, group = 0, hb = 0, n_hg = 0, m = 0, n_atoms = 0, s = 0;
+  int gpad = 0;         // n_hg·hb ≥ group: head slots of a KV group (the last block's may pad)
+  int apply_atoms = 0;  // atoms a block of the apply kernel sums over (its K split)
   int64_t t_cap = 0;
   int b_cap = 0;
   bool shared_kv = false;  // every sequence reads sequence 0's storage (one step's queries)

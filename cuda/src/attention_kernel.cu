@@ -5,16 +5,17 @@
 //                  the slots that pad a group to a multiple of HB), SIMT,
 //                  16 atoms × 32 slots a block.
 //  partial_kernel  grid (P+1, n_kv·groups, batch): block p < P takes a token
-//                  range of the compressed rows, keeps qD of its HB heads and
-//                  an N×HB coefficient accumulator in shared memory; per
-//                  token: score by gathering qD at the s indices, lazily
-//                  rescaled running max (rescale only when a chunk's max
-//                  exceeds the running one by 8), p = exp(score − max),
-//                  accumulator += p·c at the value indices. The value pairs
-//                  of a 512-token chunk are staged in shared memory, bucketed
-//                  by owner warp (atom mod 16) with a counting sort, and each
-//                  warp applies its bucket: no float atomics (on sm_90 shared
-//                  float atomics are compare-and-swap loops).
+//                  range of the compressed rows, keeps qD of its HB heads in
+//                  shared memory; per token: score by gathering qD at the s
+//                  indices, lazily rescaled running max (rescale only when a
+//                  chunk's max exceeds the running one by 8), p = exp(score −
+//                  max), accumulator += p·c at the value indices. Thread i
+//                  owns atoms i + 512·k and keeps their N×HB accumulators in
+//                  registers; the value pairs of a 512-token chunk are staged
+//                  in shared memory, bucketed by owner with a counting sort,
+//                  and each thread applies its bucket: no float atomics (on
+//                  sm_90 shared float atomics are compare-and-swap loops) and
+//                  no accumulator traffic through shared memory.
 //                  Block P does the FP16 buffer exactly (m-dim output).
 //  reduce_kernel   merges the P partials with their max/sum weights into one
 //                  normalised coefficient vector Â per head; zeroes out.
@@ -43,6 +44,9 @@ constexpr int kOwners = kSparseThreads / 32;  // warps
 // conflicts, no match.
 constexpr int kBuckets = kOwners * 32;
 static_assert(kBuckets == kSparseThreads, "the scan gives each thread one bucket");
+// Bucket b holds atoms b + 512·k: with N ≤ 4096 each thread owns at most 8
+// atoms, whose accumulators it keeps in registers.
+constexpr int kSlots = 4096 / kBuckets;
 __host__ __device__ constexpr int bucket_of(int j) { return (((j >> 5) & (kOwners - 1)) << 5) | (j & 31); }
 
 __device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
@@ -219,12 +223,12 @@ __device__ __forceinline__ void score_and_accumulate_row(const SparseArgs& a, si
 
 // Shared-memory layout of partial_kernel (floats first, then the bucketed value pairs).
 struct PartialLayout {
-  size_t qd, acc, p, red, counts, entries, bytes;
+  size_t qd, weights, p, red, counts, entries, bytes;
   __host__ __device__ PartialLayout(int n_atoms, int hb, int s) {
     const size_t np = (size_t(n_atoms) + 3) / 4 * 4;
     qd = 0;
-    acc = qd + np * hb * 4;
-    p = acc + np * hb * 4;
+    weights = qd + np * hb * 4;  // the buffer block's softmax weights, up to N tokens
+    p = weights + np * hb * 4;
     red = p + size_t(kSparseThreads) * hb * 4;
     counts = red + size_t(kSparseThreads / 32) * hb * 4;  // count[512], base[513], cursor[512], warp total[16]
     entries = (counts + (3 * kBuckets + 1 + kOwners) * 4 + 15) / 16 * 16;
@@ -238,29 +242,29 @@ __device__ __forceinline__ uint32_t pack_pair(uint32_t atom, uint32_t token, uin
   return atom | (token << 12) | (code << 21);
 }
 
-// Value pass of one chunk: lane `lane` of warp `warp` applies bucket
-// (warp, lane) in order; no other thread writes those atoms.
+// Value pass of one chunk: thread `tid` applies bucket tid, the pairs of its
+// own atoms tid + 512·k, to their accumulators acc[k] in registers.
 template <int HB>
 __device__ __forceinline__ void apply_bucket(int begin, int end, const uint32_t* entries, const float* p_s,
-                                             float* acc_s) {
+                                             float (&acc)[kSlots][HB]) {
   for (int e = begin; e < end; ++e) {
     const uint32_t w = entries[e];
-    const int j = int(w & 0xFFFu);
+    const int slot = int((w >> 9) & (kSlots - 1));  // atom / 512
     const int t = int((w >> 12) & 0x1FFu);
     const float c = fp8_to_float(w >> 21);
+    float pc[HB];
     if constexpr (HB == 4) {
       const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
-      float4* a4 = reinterpret_cast<float4*>(acc_s) + j;
-      float4 v = *a4;
-      v.x = fmaf(pv.x, c, v.x);
-      v.y = fmaf(pv.y, c, v.y);
-      v.z = fmaf(pv.z, c, v.z);
-      v.w = fmaf(pv.w, c, v.w);
-      *a4 = v;
+      pc[0] = pv.x * c, pc[1] = pv.y * c, pc[2] = pv.z * c, pc[3] = pv.w * c;
     } else {
 #pragma unroll
-      for (int g = 0; g < HB; ++g) acc_s[j * HB + g] = fmaf(p_s[t * HB + g], c, acc_s[j * HB + g]);
+      for (int g = 0; g < HB; ++g) pc[g] = p_s[t * HB + g] * c;
     }
+#pragma unroll
+    for (int k = 0; k < kSlots; ++k)  // predicated adds: registers cannot be indexed
+      if (slot == k)
+#pragma unroll
+        for (int g = 0; g < HB; ++g) acc[k][g] += pc[g];
   }
 }
 
@@ -306,7 +310,6 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
   const int N = a.n_atoms, s = a.s;
   const PartialLayout L(N, HB, s);
   float* qd_s = reinterpret_cast<float*>(smb + L.qd);     // [N][HB]
-  float* acc_s = reinterpret_cast<float*>(smb + L.acc);   // [N][HB]
   float* p_s = reinterpret_cast<float*>(smb + L.p);       // [512][HB] weights of the chunk's tokens
   float* red = reinterpret_cast<float*>(smb + L.red);     // [warps][HB]
   int* counts = reinterpret_cast<int*>(smb + L.counts);  // [512] pairs per bucket
@@ -324,7 +327,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     // ---- the FP16 buffer, exactly ----
     const int tb = a.kv.buffer_length ? a.kv.buffer_length[b] : 0;
     float* q_s = qd_s;   // [HB][M]
-    float* w_s = acc_s;  // [b_cap][HB]
+    float* w_s = reinterpret_cast<float*>(smb + L.weights);  // [b_cap][HB]
     for (int i = tid; i < HB * M; i += nthreads)
       q_s[i] = i / M < n_real ? a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale : 0.0f;
     __syncthreads();
@@ -392,24 +395,21 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     const float* qd = a.qd + (size_t(b) * a.n_kv + kv) * size_t(N) * a.gpad + hg * HB;
     if constexpr (HB == 4) {
 #pragma unroll 8
-      for (int j = tid; j < N; j += nthreads) {
+      for (int j = tid; j < N; j += nthreads)
         reinterpret_cast<float4*>(qd_s)[j] = *reinterpret_cast<const float4*>(qd + size_t(j) * a.gpad);
-        reinterpret_cast<float4*>(acc_s)[j] = make_float4(0.f, 0.f, 0.f, 0.f);
-      }
     } else {
-      for (int i = tid; i < N * HB; i += nthreads) {
-        qd_s[i] = qd[size_t(i / HB) * a.gpad + i % HB];
-        acc_s[i] = 0.0f;
-      }
+      for (int i = tid; i < N * HB; i += nthreads) qd_s[i] = qd[size_t(i / HB) * a.gpad + i % HB];
     }
   }
   __syncthreads();
   const size_t row0 = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.t_cap;
-  float run_max[HB], part_sum[HB];
+  float run_max[HB], part_sum[HB], acc[kSlots][HB];
 #pragma unroll
   for (int g = 0; g < HB; ++g) {
     run_max[g] = -INFINITY;
     part_sum[g] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kSlots; ++k) acc[k][g] = 0.0f;
   }
   for (int64_t c0 = t0; c0 < t1; c0 += nthreads) {
     const int64_t t = c0 + tid;
@@ -440,9 +440,8 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
         f[g] = run_max[g] == -INFINITY ? 0.0f : __expf(run_max[g] - nm);
         run_max[g] = nm;
         part_sum[g] *= f[g];
-      }
-      if (c0 != t0) {  // the accumulator is still zero on the first chunk
-        for (int i = tid; i < N * HB; i += nthreads) acc_s[i] *= f[i % HB];
+#pragma unroll
+        for (int k = 0; k < kSlots; ++k) acc[k][g] *= f[g];
       }
     }
 #pragma unroll
@@ -484,14 +483,22 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
         }
     }
     __syncthreads();
-    apply_bucket<HB>(bases[tid], bases[tid + 1], entries, p_s, acc_s);
+    apply_bucket<HB>(bases[tid], bases[tid + 1], entries, p_s, acc);
     __syncthreads();  // the next chunk overwrites the buckets and weights
   }
   block_reduce<HB>(part_sum, red, false);
-  __syncthreads();
   float* out = a.partial_acc + (grp * a.splits + p) * size_t(N) * HB;
-#pragma unroll 8
-  for (int i = tid; i < N * HB; i += nthreads) out[i] = acc_s[i];
+#pragma unroll
+  for (int k = 0; k < kSlots; ++k) {
+    const int j = tid + k * kBuckets;
+    if (j >= N) break;
+    if constexpr (HB == 4) {
+      reinterpret_cast<float4*>(out)[j] = make_float4(acc[k][0], acc[k][1], acc[k][2], acc[k][3]);
+    } else {
+#pragma unroll
+      for (int g = 0; g < HB; ++g) out[size_t(j) * HB + g] = acc[k][g];
+    }
+  }
   if (tid < HB) {
     stats[tid] = run_max[tid];
     stats[HB + tid] = part_sum[tid];

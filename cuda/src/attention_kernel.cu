@@ -12,8 +12,8 @@
 //                  max), accumulator += p·c at the value indices. Thread i
 //                  owns atoms i + 512·k and keeps their N×HB accumulators in
 //                  registers; the value pairs of a 512-token chunk are staged
-//                  in shared memory, bucketed by owner with a counting sort,
-//                  and each thread applies its bucket: no float atomics (on
+//                  in shared memory, sorted by atom with a counting sort, and
+//                  each thread applies its atoms' pairs: no float atomics (on
 //                  sm_90 shared float atomics are compare-and-swap loops) and
 //                  no accumulator traffic through shared memory.
 //                  Block P does the FP16 buffer exactly (m-dim output).
@@ -37,17 +37,14 @@ namespace {
 using dev::kFull;
 
 constexpr float kRescaleSlack = 8.0f;  // exp(8) ≈ 2981: headroom before the running max must move
-constexpr int kOwners = kSparseThreads / 32;  // warps
-// A value pair of atom j goes to bucket (owner warp (j >> 5) mod 16, lane j mod
-// 32): in one step of the value pass the 32 lanes of a warp touch 32 distinct
-// atoms whose float4 rows fall in distinct bank groups — no atomics, no
-// conflicts, no match.
-constexpr int kBuckets = kOwners * 32;
-static_assert(kBuckets == kSparseThreads, "the scan gives each thread one bucket");
-// Bucket b holds atoms b + 512·k: with N ≤ 4096 each thread owns at most 8
-// atoms, whose accumulators it keeps in registers.
-constexpr int kSlots = 4096 / kBuckets;
-__host__ __device__ constexpr int bucket_of(int j) { return (((j >> 5) & (kOwners - 1)) << 5) | (j & 31); }
+constexpr int kWarps = kSparseThreads / 32;
+// The value pass sorts a chunk's pairs by atom (a counting sort over N ≤ 4096
+// atoms). Thread i owns atoms i + 512·k, k < 8, and keeps their accumulators
+// in registers: a pair is applied by its atom's owner alone, so there are no
+// float atomics (on sm_90 shared float atomics are compare-and-swap loops)
+// and, the pairs being sorted by atom, no register indexing.
+constexpr int kMaxAtoms = 4096;
+constexpr int kSlots = kMaxAtoms / kSparseThreads;
 
 __device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
   const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(w & 0xFFFFu), __NV_E4M3);
@@ -221,50 +218,47 @@ __device__ __forceinline__ void score_and_accumulate_row(const SparseArgs& a, si
   }
 }
 
-// Shared-memory layout of partial_kernel (floats first, then the bucketed value pairs).
+// Shared-memory layout of partial_kernel: qD, the chunk's weights, then
+// either the buffer block's softmax weights (up to N tokens) or the sort's
+// counts, cursors and sorted pairs.
 struct PartialLayout {
-  size_t qd, weights, p, red, counts, entries, bytes;
+  size_t qd, p, red, weights, counts, cursors, warp_totals, entries, bytes;
   __host__ __device__ PartialLayout(int n_atoms, int hb, int s) {
     const size_t np = (size_t(n_atoms) + 3) / 4 * 4;
     qd = 0;
-    weights = qd + np * hb * 4;  // the buffer block's softmax weights, up to N tokens
-    p = weights + np * hb * 4;
+    p = qd + np * hb * 4;
     red = p + size_t(kSparseThreads) * hb * 4;
-    counts = red + size_t(kSparseThreads / 32) * hb * 4;  // count[512], base[513], cursor[512], warp total[16]
-    entries = (counts + (3 * kBuckets + 1 + kOwners) * 4 + 15) / 16 * 16;
-    bytes = entries + size_t(kSparseThreads) * s * 4;
+    weights = counts = red + size_t(kWarps) * hb * 4;
+    cursors = counts + size_t(kMaxAtoms) * 4;
+    warp_totals = cursors + size_t(kMaxAtoms) * 4;
+    entries = warp_totals + size_t(kWarps) * 4;
+    const size_t sort_end = entries + size_t(kSparseThreads) * s * 4;
+    const size_t weights_end = weights + np * hb * 4;
+    bytes = sort_end > weights_end ? sort_end : weights_end;
   }
 };
 
-// A value pair of the chunk, bucketed by owner: atom (12 bits, N ≤ 4096),
-// token in the chunk (9 bits), FP8 code (8 bits).
-__device__ __forceinline__ uint32_t pack_pair(uint32_t atom, uint32_t token, uint32_t code) {
-  return atom | (token << 12) | (code << 21);
-}
+// A value pair of the chunk, sorted by atom: token in the chunk (9 bits), FP8 code (8 bits).
+__device__ __forceinline__ uint32_t pack_pair(uint32_t token, uint32_t code) { return token | (code << 9); }
 
-// Value pass of one chunk: thread `tid` applies bucket tid, the pairs of its
-// own atoms tid + 512·k, to their accumulators acc[k] in registers.
+// Value pass of one chunk: the pairs [begin, end) of one atom, into its accumulator.
 template <int HB>
-__device__ __forceinline__ void apply_bucket(int begin, int end, const uint32_t* entries, const float* p_s,
-                                             float (&acc)[kSlots][HB]) {
+__device__ __forceinline__ void apply_atom(int begin, int end, const uint32_t* entries, const float* p_s,
+                                           float (&acc)[HB]) {
   for (int e = begin; e < end; ++e) {
     const uint32_t w = entries[e];
-    const int slot = int((w >> 9) & (kSlots - 1));  // atom / 512
-    const int t = int((w >> 12) & 0x1FFu);
-    const float c = fp8_to_float(w >> 21);
-    float pc[HB];
+    const int t = int(w & 0x1FFu);
+    const float c = fp8_to_float(w >> 9);
     if constexpr (HB == 4) {
       const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
-      pc[0] = pv.x * c, pc[1] = pv.y * c, pc[2] = pv.z * c, pc[3] = pv.w * c;
+      acc[0] = fmaf(pv.x, c, acc[0]);
+      acc[1] = fmaf(pv.y, c, acc[1]);
+      acc[2] = fmaf(pv.z, c, acc[2]);
+      acc[3] = fmaf(pv.w, c, acc[3]);
     } else {
 #pragma unroll
-      for (int g = 0; g < HB; ++g) pc[g] = p_s[t * HB + g] * c;
+      for (int g = 0; g < HB; ++g) acc[g] = fmaf(p_s[t * HB + g], c, acc[g]);
     }
-#pragma unroll
-    for (int k = 0; k < kSlots; ++k)  // predicated adds: registers cannot be indexed
-      if (slot == k)
-#pragma unroll
-        for (int g = 0; g < HB; ++g) acc[k][g] += pc[g];
   }
 }
 
@@ -312,11 +306,10 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
   float* qd_s = reinterpret_cast<float*>(smb + L.qd);     // [N][HB]
   float* p_s = reinterpret_cast<float*>(smb + L.p);       // [512][HB] weights of the chunk's tokens
   float* red = reinterpret_cast<float*>(smb + L.red);     // [warps][HB]
-  int* counts = reinterpret_cast<int*>(smb + L.counts);  // [512] pairs per bucket
-  int* bases = counts + kBuckets;                           // [513] bucket starts
-  int* cursors = bases + kBuckets + 1;                      // [512] next free slot
-  int* warp_totals = cursors + kBuckets;                    // [16] pairs in each warp's 32 buckets
-  uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [512·s] value pairs, bucketed by owner
+  int* counts = reinterpret_cast<int*>(smb + L.counts);             // [4096] pairs per atom
+  int* cursors = reinterpret_cast<int*>(smb + L.cursors);           // [4096] next free slot per atom
+  int* warp_totals = reinterpret_cast<int*>(smb + L.warp_totals);   // [16] pairs of each warp's atoms
+  uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [512·s] value pairs, sorted by atom
   const int tid = threadIdx.x, nthreads = blockDim.x, lane = tid & 31, warp = tid >> 5;
   const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
   const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);  // slots past n_real pad the group
@@ -414,7 +407,8 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
   for (int64_t c0 = t0; c0 < t1; c0 += nthreads) {
     const int64_t t = c0 + tid;
     const bool valid = t < t1;
-    for (int i = tid; i < kBuckets; i += nthreads) counts[i] = 0;  // published by the max reduction's barriers
+#pragma unroll
+    for (int k = 0; k < kSlots; ++k) counts[tid + k * kSparseThreads] = 0;  // published by the max reduction's barriers
     float sc[HB];
     ValueRow<SV> vrow;
     if (valid) {
@@ -450,17 +444,25 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
       part_sum[g] += pw;
       p_s[tid * HB + g] = pw;
     }
-    // Counting sort of the chunk's value pairs into the 512 buckets.
+    // Counting sort of the chunk's value pairs by atom.
     constexpr int kRow = ValueRow<SV>::kMax;
     if (valid) {
 #pragma unroll
       for (int i = 0; i < kRow; ++i)
-        if (SV > 0 || i < s) atomicAdd(&counts[bucket_of(vrow.idx[i])], 1);
+        if (SV > 0 || i < s) atomicAdd(&counts[vrow.idx[i]], 1);
     }
     __syncthreads();  // counts, weights and any rescale are complete
-    {  // exclusive scan of the 512 counts, one a thread: within the warp, then over the warps' totals
-      const int c = counts[tid];
-      int incl = c;
+    // Exclusive scan: thread i's atoms i + 512·k get consecutive ranges
+    // start[k] .. start[k + 1], after the pairs of threads < i.
+    int start[kSlots + 1];
+    {
+      int total = 0;
+#pragma unroll
+      for (int k = 0; k < kSlots; ++k) {
+        start[k] = total;
+        total += counts[tid + k * kSparseThreads];
+      }
+      int incl = total;
 #pragma unroll
       for (int o = 1; o < 32; o <<= 1) {
         const int y = __shfl_up_sync(kFull, incl, o);
@@ -468,29 +470,34 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
       }
       if (lane == 31) warp_totals[warp] = incl;
       __syncthreads();
-      int before = 0;
+      int before = incl - total;
       for (int w = 0; w < warp; ++w) before += warp_totals[w];
-      bases[tid] = cursors[tid] = before + incl - c;
-      if (tid == kBuckets - 1) bases[kBuckets] = before + incl;
+#pragma unroll
+      for (int k = 0; k < kSlots; ++k) {
+        start[k] += before;
+        cursors[tid + k * kSparseThreads] = start[k];
+      }
+      start[kSlots] = before + total;
     }
     __syncthreads();
     if (valid) {
 #pragma unroll
       for (int i = 0; i < kRow; ++i)
         if (SV > 0 || i < s) {
-          const int slot = atomicAdd(&cursors[bucket_of(vrow.idx[i])], 1);
-          entries[slot] = pack_pair(vrow.idx[i], uint32_t(tid), vrow.code[i]);
+          const int slot = atomicAdd(&cursors[vrow.idx[i]], 1);
+          entries[slot] = pack_pair(uint32_t(tid), vrow.code[i]);
         }
     }
     __syncthreads();
-    apply_bucket<HB>(bases[tid], bases[tid + 1], entries, p_s, acc);
-    __syncthreads();  // the next chunk overwrites the buckets and weights
+#pragma unroll
+    for (int k = 0; k < kSlots; ++k) apply_atom<HB>(start[k], start[k + 1], entries, p_s, acc[k]);
+    __syncthreads();  // the next chunk overwrites the counts, pairs and weights
   }
   block_reduce<HB>(part_sum, red, false);
   float* out = a.partial_acc + (grp * a.splits + p) * size_t(N) * HB;
 #pragma unroll
   for (int k = 0; k < kSlots; ++k) {
-    const int j = tid + k * kBuckets;
+    const int j = tid + k * kSparseThreads;
     if (j >= N) break;
     if constexpr (HB == 4) {
       reinterpret_cast<float4*>(out)[j] = make_float4(acc[k][0], acc[k][1], acc[k][2], acc[k][3]);

@@ -45,6 +45,11 @@ constexpr int kWarps = kSparseThreads / 32;
 // and, the pairs being sorted by atom, no register indexing.
 constexpr int kMaxAtoms = 4096;
 constexpr int kSlots = kMaxAtoms / kSparseThreads;
+// The sparsities with a vector path (rows packed in registers); 0: generic s.
+__host__ __device__ constexpr int vector_s(int s) { return s == 16 || s == 8 ? s : 0; }
+// Tokens a thread takes per chunk: two where the rows stay packed, which
+// halves the chunk's barriers per token and puts two independent rows in flight.
+__host__ __device__ constexpr int tokens_per_thread(int sv) { return sv > 0 ? 2 : 1; }
 
 __device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
   const __half2_raw lo = __nv_cvt_fp8x2_to_halfraw2(__nv_fp8x2_storage_t(w & 0xFFFFu), __NV_E4M3);
@@ -134,88 +139,80 @@ __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
   }
 }
 
-// Loads s indices and FP8 codes of one row.
+// The s (index, FP8 code) pairs of one row in registers. For s = 8 and 16
+// they stay packed as loaded (s/2 + s/4 words: two tokens' rows fit a
+// thread's registers); a generic s uses local memory.
 template <int SV>
-struct RowLoader {
-  __device__ static void load(const uint16_t* idx_row, const uint8_t* code_row, int, uint16_t* idx, float* c) {
-    static_assert(SV % 8 == 0, "vector path needs a multiple of 8");
+struct Row {
+  static_assert(SV % 8 == 0, "vector path needs a multiple of 8");
+  uint32_t iw[SV / 2], cw[SV / 4];
+  __device__ __forceinline__ void load(const uint16_t* gi, const uint8_t* gc, int) {
 #pragma unroll
     for (int k = 0; k < SV / 8; ++k) {
-      const uint4 w = reinterpret_cast<const uint4*>(idx_row)[k];
-      const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-      for (int q = 0; q < 4; ++q) {
-        idx[k * 8 + 2 * q] = uint16_t(ws[q] & 0xFFFFu);
-        idx[k * 8 + 2 * q + 1] = uint16_t(ws[q] >> 16);
-      }
+      const uint4 w = reinterpret_cast<const uint4*>(gi)[k];
+      iw[4 * k] = w.x, iw[4 * k + 1] = w.y, iw[4 * k + 2] = w.z, iw[4 * k + 3] = w.w;
     }
-    if constexpr (SV % 16 == 0) {
 #pragma unroll
-      for (int k = 0; k < SV / 16; ++k) {
-        const uint4 w = reinterpret_cast<const uint4*>(code_row)[k];
-        const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          float f[4];
-          decode_fp8x4(ws[q], f);
-#pragma unroll
-          for (int r = 0; r < 4; ++r) c[k * 16 + q * 4 + r] = f[r];
-        }
-      }
-    } else {
-#pragma unroll
-      for (int k = 0; k < SV / 8; ++k) {
-        const uint2 w = reinterpret_cast<const uint2*>(code_row)[k];
-        float f[4];
-        decode_fp8x4(w.x, f);
-#pragma unroll
-        for (int r = 0; r < 4; ++r) c[k * 8 + r] = f[r];
-        decode_fp8x4(w.y, f);
-#pragma unroll
-        for (int r = 0; r < 4; ++r) c[k * 8 + 4 + r] = f[r];
-      }
+    for (int k = 0; k < SV / 8; ++k) {
+      const uint2 w = reinterpret_cast<const uint2*>(gc)[k];
+      cw[2 * k] = w.x, cw[2 * k + 1] = w.y;
     }
   }
+  __device__ __forceinline__ uint32_t index(int i) const { return (iw[i >> 1] >> ((i & 1) * 16)) & 0xFFFFu; }
+  __device__ __forceinline__ uint32_t code(int i) const { return (cw[i >> 2] >> ((i & 3) * 8)) & 0xFFu; }
 };
 
-template <int HB, int SV, int M>
-__device__ __forceinline__ void score_and_accumulate_row(const SparseArgs& a, size_t row, const float* qd_s,
-                                                         float (&sc)[HB]) {
-  const uint16_t* ki = a.kv.key_indices + row * a.s;
-  const uint8_t* kc = a.kv.key_codes + row * a.s;
-#pragma unroll
-  for (int g = 0; g < HB; ++g) sc[g] = 0.0f;
-  if constexpr (SV > 0) {
-    uint16_t idx[SV];
-    float c[SV];
-    RowLoader<SV>::load(ki, kc, SV, idx, c);
-    float sc2[HB];  // two accumulation chains per head
-#pragma unroll
-    for (int g = 0; g < HB; ++g) sc2[g] = 0.0f;
-#pragma unroll
-    for (int i = 0; i < SV; ++i) {
-      float* acc = (i & 1) ? sc2 : sc;
-      if constexpr (HB == 4) {
-        const float4 qv = *reinterpret_cast<const float4*>(qd_s + idx[i] * 4);
-        acc[0] = fmaf(c[i], qv.x, acc[0]);
-        acc[1] = fmaf(c[i], qv.y, acc[1]);
-        acc[2] = fmaf(c[i], qv.z, acc[2]);
-        acc[3] = fmaf(c[i], qv.w, acc[3]);
-      } else {
-#pragma unroll
-        for (int g = 0; g < HB; ++g) acc[g] = fmaf(c[i], qd_s[idx[i] * HB + g], acc[g]);
-      }
-    }
-#pragma unroll
-    for (int g = 0; g < HB; ++g) sc[g] += sc2[g];
-  } else {
-    for (int i = 0; i < a.s; ++i) {
-      const uint32_t j = ki[i];
-      const float c = dev::fp8_decode(kc[i]);
-#pragma unroll
-      for (int g = 0; g < HB; ++g) sc[g] += c * qd_s[j * HB + g];
+template <>
+struct Row<0> {
+  uint16_t idx[64];
+  uint8_t codes[64];
+  __device__ __forceinline__ void load(const uint16_t* gi, const uint8_t* gc, int s) {
+    for (int i = 0; i < s; ++i) {
+      idx[i] = gi[i];
+      codes[i] = gc[i];
     }
   }
+  __device__ __forceinline__ uint32_t index(int i) const { return idx[i]; }
+  __device__ __forceinline__ uint32_t code(int i) const { return codes[i]; }
+};
+
+// Scores of one key row for the block's HB heads: Σ_i c_i·qD[idx_i].
+template <int HB, int SV>
+__device__ __forceinline__ void score_row(const Row<SV>& r, int s, const float* qd_s, float (&sc)[HB]) {
+  float sc2[HB];  // two accumulation chains per head
+#pragma unroll
+  for (int g = 0; g < HB; ++g) sc[g] = sc2[g] = 0.0f;
+  if constexpr (SV > 0) {
+#pragma unroll
+    for (int q = 0; q < SV / 4; ++q) {
+      float c[4];
+      decode_fp8x4(r.cw[q], c);
+#pragma unroll
+      for (int u = 0; u < 4; ++u) {
+        const int j = int(r.index(4 * q + u));
+        float* acc = (u & 1) ? sc2 : sc;
+        if constexpr (HB == 4) {
+          const float4 qv = *reinterpret_cast<const float4*>(qd_s + j * 4);
+          acc[0] = fmaf(c[u], qv.x, acc[0]);
+          acc[1] = fmaf(c[u], qv.y, acc[1]);
+          acc[2] = fmaf(c[u], qv.z, acc[2]);
+          acc[3] = fmaf(c[u], qv.w, acc[3]);
+        } else {
+#pragma unroll
+          for (int g = 0; g < HB; ++g) acc[g] = fmaf(c[u], qd_s[j * HB + g], acc[g]);
+        }
+      }
+    }
+  } else {
+    for (int i = 0; i < s; ++i) {
+      const int j = int(r.index(i));
+      const float c = fp8_to_float(r.code(i));
+#pragma unroll
+      for (int g = 0; g < HB; ++g) sc[g] = fmaf(c, qd_s[j * HB + g], sc[g]);
+    }
+  }
+#pragma unroll
+  for (int g = 0; g < HB; ++g) sc[g] += sc2[g];
 }
 
 // Shared-memory layout of partial_kernel: qD, the chunk's weights, then
@@ -226,20 +223,21 @@ struct PartialLayout {
   __host__ __device__ PartialLayout(int n_atoms, int hb, int s) {
     const size_t np = (size_t(n_atoms) + 3) / 4 * 4;
     qd = 0;
+    const size_t chunk = size_t(kSparseThreads) * tokens_per_thread(vector_s(s));
     p = qd + np * hb * 4;
-    red = p + size_t(kSparseThreads) * hb * 4;
+    red = p + chunk * hb * 4;
     weights = counts = red + size_t(kWarps) * hb * 4;
     cursors = counts + size_t(kMaxAtoms) * 4;
     warp_totals = cursors + size_t(kMaxAtoms) * 4;
     entries = warp_totals + size_t(kWarps) * 4;
-    const size_t sort_end = entries + size_t(kSparseThreads) * s * 4;
+    const size_t sort_end = entries + chunk * s * 4;
     const size_t weights_end = weights + np * hb * 4;
     bytes = sort_end > weights_end ? sort_end : weights_end;
   }
 };
 
-// A value pair of the chunk, sorted by atom: token in the chunk (9 bits), FP8 code (8 bits).
-__device__ __forceinline__ uint32_t pack_pair(uint32_t token, uint32_t code) { return token | (code << 9); }
+// A value pair of the chunk, sorted by atom: token in the chunk (10 bits), FP8 code (8 bits).
+__device__ __forceinline__ uint32_t pack_pair(uint32_t token, uint32_t code) { return token | (code << 10); }
 
 // Value pass of one chunk: the pairs [begin, end) of one atom, into its accumulator.
 template <int HB>
@@ -247,8 +245,8 @@ __device__ __forceinline__ void apply_atom(int begin, int end, const uint32_t* e
                                            float (&acc)[HB]) {
   for (int e = begin; e < end; ++e) {
     const uint32_t w = entries[e];
-    const int t = int(w & 0x1FFu);
-    const float c = fp8_to_float(w >> 9);
+    const int t = int(w & 0x3FFu);
+    const float c = fp8_to_float(w >> 10);
     if constexpr (HB == 4) {
       const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
       acc[0] = fmaf(pv.x, c, acc[0]);
@@ -262,54 +260,18 @@ __device__ __forceinline__ void apply_atom(int begin, int end, const uint32_t* e
   }
 }
 
-// The value row of one token: indices and FP8 codes, kept in registers.
-template <int SV>
-struct ValueRow {
-  static constexpr int kMax = SV > 0 ? SV : 64;
-  uint16_t idx[kMax];
-  uint8_t code[kMax];
-  __device__ __forceinline__ void load(const uint16_t* gi, const uint8_t* gc, int s) {
-    if constexpr (SV > 0 && SV % 8 == 0) {
-#pragma unroll
-      for (int k = 0; k < SV / 8; ++k) {
-        const uint4 w = reinterpret_cast<const uint4*>(gi)[k];
-        const uint32_t ws[4] = {w.x, w.y, w.z, w.w};
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          idx[k * 8 + 2 * q] = uint16_t(ws[q] & 0xFFFFu);
-          idx[k * 8 + 2 * q + 1] = uint16_t(ws[q] >> 16);
-        }
-      }
-#pragma unroll
-      for (int k = 0; k < SV / 8; ++k) {
-        const uint2 w = reinterpret_cast<const uint2*>(gc)[k];
-#pragma unroll
-        for (int q = 0; q < 4; ++q) {
-          code[k * 8 + q] = uint8_t(w.x >> (8 * q));
-          code[k * 8 + 4 + q] = uint8_t(w.y >> (8 * q));
-        }
-      }
-    } else {
-      for (int i = 0; i < s; ++i) {  // generic s: local memory
-        idx[i] = gi[i];
-        code[i] = gc[i];
-      }
-    }
-  }
-};
-
 template <int HB, int SV, int M>
 __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const SparseArgs a) {
   extern __shared__ __align__(16) unsigned char smb[];
   const int N = a.n_atoms, s = a.s;
   const PartialLayout L(N, HB, s);
   float* qd_s = reinterpret_cast<float*>(smb + L.qd);     // [N][HB]
-  float* p_s = reinterpret_cast<float*>(smb + L.p);       // [512][HB] weights of the chunk's tokens
+  float* p_s = reinterpret_cast<float*>(smb + L.p);       // [chunk][HB] weights of the chunk's tokens
   float* red = reinterpret_cast<float*>(smb + L.red);     // [warps][HB]
   int* counts = reinterpret_cast<int*>(smb + L.counts);             // [4096] pairs per atom
   int* cursors = reinterpret_cast<int*>(smb + L.cursors);           // [4096] next free slot per atom
   int* warp_totals = reinterpret_cast<int*>(smb + L.warp_totals);   // [16] pairs of each warp's atoms
-  uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [512·s] value pairs, sorted by atom
+  uint32_t* entries = reinterpret_cast<uint32_t*>(smb + L.entries);  // [chunk·s] value pairs, sorted by atom
   const int tid = threadIdx.x, nthreads = blockDim.x, lane = tid & 31, warp = tid >> 5;
   const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
   const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);  // slots past n_real pad the group
@@ -404,53 +366,69 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
 #pragma unroll
     for (int k = 0; k < kSlots; ++k) acc[k][g] = 0.0f;
   }
-  for (int64_t c0 = t0; c0 < t1; c0 += nthreads) {
-    const int64_t t = c0 + tid;
-    const bool valid = t < t1;
+  constexpr int TPT = tokens_per_thread(SV);
+  for (int64_t c0 = t0; c0 < t1; c0 += TPT * kSparseThreads) {
 #pragma unroll
     for (int k = 0; k < kSlots; ++k) counts[tid + k * kSparseThreads] = 0;  // published by the max reduction's barriers
-    float sc[HB];
-    ValueRow<SV> vrow;
-    if (valid) {
-      const size_t row = row0 + t;
-      vrow.load(a.kv.value_indices + row * s, a.kv.value_codes + row * s, s);  // in flight during the scores
-      score_and_accumulate_row<HB, SV, M>(a, row, qd_s, sc);
-    } else {
+    // Token u·512 + tid of the chunk, u < TPT: its value row stays in registers until the sort.
+    bool valid[TPT];
+    Row<SV> vrow[TPT];
+    float sc[TPT][HB];
 #pragma unroll
-      for (int g = 0; g < HB; ++g) sc[g] = -INFINITY;
+    for (int u = 0; u < TPT; ++u) {
+      const int64_t t = c0 + u * kSparseThreads + tid;
+      valid[u] = t < t1;
+      if (valid[u]) vrow[u].load(a.kv.value_indices + (row0 + t) * s, a.kv.value_codes + (row0 + t) * s, s);
+    }
+#pragma unroll
+    for (int u = 0; u < TPT; ++u) {
+      const int64_t t = c0 + u * kSparseThreads + tid;
+      if (valid[u]) {
+        Row<SV> krow;
+        krow.load(a.kv.key_indices + (row0 + t) * s, a.kv.key_codes + (row0 + t) * s, s);
+        score_row<HB, SV>(krow, s, qd_s, sc[u]);
+      } else {
+#pragma unroll
+        for (int g = 0; g < HB; ++g) sc[u][g] = -INFINITY;
+      }
     }
     float cmax[HB];
 #pragma unroll
-    for (int g = 0; g < HB; ++g) cmax[g] = sc[g];
+    for (int g = 0; g < HB; ++g) {
+      cmax[g] = sc[0][g];
+#pragma unroll
+      for (int u = 1; u < TPT; ++u) cmax[g] = fmaxf(cmax[g], sc[u][g]);
+    }
     block_reduce<HB>(cmax, red, true);
     bool rescale = false;
 #pragma unroll
     for (int g = 0; g < HB; ++g) rescale |= cmax[g] > run_max[g] + kRescaleSlack;
     if (rescale) {  // block-uniform
-      float f[HB];
 #pragma unroll
       for (int g = 0; g < HB; ++g) {
         const float nm = fmaxf(run_max[g], cmax[g]);
-        f[g] = run_max[g] == -INFINITY ? 0.0f : __expf(run_max[g] - nm);
+        const float f = run_max[g] == -INFINITY ? 0.0f : __expf(run_max[g] - nm);
         run_max[g] = nm;
-        part_sum[g] *= f[g];
+        part_sum[g] *= f;
 #pragma unroll
-        for (int k = 0; k < kSlots; ++k) acc[k][g] *= f[g];
+        for (int k = 0; k < kSlots; ++k) acc[k][g] *= f;
       }
     }
 #pragma unroll
-    for (int g = 0; g < HB; ++g) {
-      const float pw = valid ? __expf(sc[g] - run_max[g]) : 0.0f;
-      part_sum[g] += pw;
-      p_s[tid * HB + g] = pw;
-    }
-    // Counting sort of the chunk's value pairs by atom.
-    constexpr int kRow = ValueRow<SV>::kMax;
-    if (valid) {
+    for (int u = 0; u < TPT; ++u)
 #pragma unroll
-      for (int i = 0; i < kRow; ++i)
-        if (SV > 0 || i < s) atomicAdd(&counts[vrow.idx[i]], 1);
-    }
+      for (int g = 0; g < HB; ++g) {
+        const float pw = valid[u] ? __expf(sc[u][g] - run_max[g]) : 0.0f;
+        part_sum[g] += pw;
+        p_s[(u * kSparseThreads + tid) * HB + g] = pw;
+      }
+    // Counting sort of the chunk's value pairs by atom.
+    const int n_pairs = SV > 0 ? SV : s;
+#pragma unroll
+    for (int u = 0; u < TPT; ++u)
+      if (valid[u])
+#pragma unroll
+        for (int i = 0; i < n_pairs; ++i) atomicAdd(&counts[vrow[u].index(i)], 1);
     __syncthreads();  // counts, weights and any rescale are complete
     // Exclusive scan: thread i's atoms i + 512·k get consecutive ranges
     // start[k] .. start[k + 1], after the pairs of threads < i.
@@ -480,14 +458,14 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
       start[kSlots] = before + total;
     }
     __syncthreads();
-    if (valid) {
 #pragma unroll
-      for (int i = 0; i < kRow; ++i)
-        if (SV > 0 || i < s) {
-          const int slot = atomicAdd(&cursors[vrow.idx[i]], 1);
-          entries[slot] = pack_pair(uint32_t(tid), vrow.code[i]);
+    for (int u = 0; u < TPT; ++u)
+      if (valid[u])
+#pragma unroll
+        for (int i = 0; i < n_pairs; ++i) {
+          const int slot = atomicAdd(&cursors[vrow[u].index(i)], 1);
+          entries[slot] = pack_pair(uint32_t(u * kSparseThreads + tid), vrow[u].code(i));
         }
-    }
     __syncthreads();
 #pragma unroll
     for (int k = 0; k < kSlots; ++k) apply_atom<HB>(start[k], start[k + 1], entries, p_s, acc[k]);
@@ -796,6 +774,7 @@ void launch_partial(const SparseArgs& a, cudaStream_t stream) {
 
 template <int HB, int M>
 void launch_partial_s(const SparseArgs& a, cudaStream_t stream) {
+  static_assert(vector_s(16) == 16 && vector_s(8) == 8, "the layout's chunk follows this dispatch");
   if (a.s == 16) launch_partial<HB, 16, M>(a, stream);
   else if (a.s == 8) launch_partial<HB, 8, M>(a, stream);
   else launch_partial<HB, 0, M>(a, stream);

@@ -3,7 +3,7 @@
 // Sparse path, four kernels:
 //  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m for every head slot (zero in
 //                  the slots that pad a group to a multiple of HB), SIMT,
-//                  16 atoms × 32 slots a block.
+//                  16 or 32 atoms × 32 slots a block.
 //  partial_kernel  grid (P+1, n_kv·groups, batch): block p < P takes a token
 //                  range of the compressed rows, keeps qD of its HB heads in
 //                  shared memory; per token: score by gathering qD at the s
@@ -89,20 +89,21 @@ __device__ __forceinline__ void block_reduce(float (&v)[HB], float* red, bool is
 
 // ---- qD = D_kᵀ q · scale ----
 // One value per head slot: slot (kv, g) for g < gpad, zero where g ≥ group
-// (the padding of a group that HB does not divide). 16 atoms × 32 slots a
-// block, so that even batch 1 spreads over the SMs (N / 16 blocks).
-constexpr int kQdAtoms = 16, kQdSlots = 32, kQdThreads = 128;
+// (the padding of a group that HB does not divide). A block: 16·R atoms × 32
+// slots, a thread R atoms × 4 slots. R = 1 spreads one sequence over the SMs
+// (N / 16 blocks); R = 2 halves the slots' reloads when there are many.
+constexpr int kQdSlots = 32, kQdThreads = 128;
 
-template <int M>
+template <int M, int R>
 __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
-  constexpr int DR = M + 4;  // padded row: the 8 atoms of a quarter-warp fall in distinct bank groups
-  __shared__ __align__(16) float d_s[kQdAtoms][DR];
+  constexpr int A = 16 * R, DR = M + 4;  // padded row: the 8 atoms of a quarter-warp fall in distinct bank groups
+  __shared__ __align__(16) float d_s[A][DR];
   __shared__ __align__(16) float q_s[kQdSlots][M];
-  const int b = blockIdx.z, slot0 = blockIdx.y * kQdSlots, j0 = blockIdx.x * kQdAtoms;
-  const int tid = threadIdx.x, atom = tid % kQdAtoms, quad = tid / kQdAtoms;  // 8 quads of 4 slots
+  const int b = blockIdx.z, slot0 = blockIdx.y * kQdSlots, j0 = blockIdx.x * A;
+  const int tid = threadIdx.x, atom = tid % 16, quad = tid / 16;  // 8 quads of 4 slots
   const int n_slots = a.n_kv * a.gpad;
   const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-  for (int i = tid; i < kQdAtoms * M / 4; i += kQdThreads) {
+  for (int i = tid; i < A * M / 4; i += kQdThreads) {
     const int r = i / (M / 4), e4 = i % (M / 4), j = j0 + r;
     *reinterpret_cast<float4*>(&d_s[r][e4 * 4]) =
         j < a.n_atoms ? reinterpret_cast<const float4*>(a.kv.key_dictionary + size_t(j) * M)[e4] : zero;
@@ -118,24 +119,30 @@ __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
     *reinterpret_cast<float4*>(&q_s[r][e4 * 4]) = v;
   }
   __syncthreads();
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float acc[R][4] = {};
 #pragma unroll 8
   for (int e = 0; e < M; e += 4) {
-    const float4 d = *reinterpret_cast<const float4*>(&d_s[atom][e]);
+    float4 d[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) d[r] = *reinterpret_cast<const float4*>(&d_s[atom + 16 * r][e]);
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
       const float4 q = *reinterpret_cast<const float4*>(&q_s[quad * 4 + k][e]);
-      acc[k] += d.x * q.x + d.y * q.y + d.z * q.z + d.w * q.w;
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r][k] += d[r].x * q.x + d[r].y * q.y + d[r].z * q.z + d[r].w * q.w;
     }
   }
-  const int j = j0 + atom;
-  if (j >= a.n_atoms) return;
 #pragma unroll
-  for (int k = 0; k < 4; ++k) {
-    const int slot = slot0 + quad * 4 + k;
-    if (slot >= n_slots) break;
-    const int kv = slot / a.gpad, g = slot % a.gpad;
-    a.qd[((size_t(b) * a.n_kv + kv) * a.n_atoms + j) * a.gpad + g] = acc[k];
+  for (int r = 0; r < R; ++r) {
+    const int j = j0 + atom + 16 * r;
+    if (j >= a.n_atoms) break;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+      const int slot = slot0 + quad * 4 + k;
+      if (slot >= n_slots) break;
+      const int kv = slot / a.gpad, g = slot % a.gpad;
+      a.qd[((size_t(b) * a.n_kv + kv) * a.n_atoms + j) * a.gpad + g] = acc[r][k];
+    }
   }
 }
 
@@ -563,20 +570,38 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   float acc[kCpt][4];
 #pragma unroll
   for (int i = 0; i < kCpt; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
+  // The next 32 atoms' rows of D_v and Â are fetched into registers while the
+  // current ones are multiplied.
+  constexpr int kDLoads = kApplySub * M / 4 / kApplyThreads, kALoads = kApplyCols * kApplySub / kApplyThreads;
+  float4 d_next[kDLoads];
+  float a_next[kALoads];
+  const auto fetch = [&](int j0) {
+#pragma unroll
+    for (int r = 0; r < kDLoads; ++r) {
+      const int i = tid + r * kApplyThreads, jj = i / (M / 4), q = i % (M / 4);
+      d_next[r] = j0 + jj < k1 ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[q]
+                               : make_float4(0.f, 0.f, 0.f, 0.f);
+    }
+#pragma unroll
+    for (int r = 0; r < kALoads; ++r) {
+      const int i = tid + r * kApplyThreads, c = i / kApplySub, jj = i % kApplySub;  // consecutive atoms of a column
+      a_next[r] = (col0 + c < n_cols && j0 + jj < k1) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
+    }
+  };
+  if (k0 < k1) fetch(k0);
   for (int j0 = k0; j0 < k1; j0 += kApplySub) {
 #pragma unroll
-    for (int i = tid; i < kApplySub * M / 4; i += kApplyThreads) {
-      const int jj = i / (M / 4), q = i % (M / 4);
-      *reinterpret_cast<float4*>(&d_s[jj][q * 4]) =
-          j0 + jj < k1 ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[q]
-                       : make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int r = 0; r < kDLoads; ++r) {
+      const int i = tid + r * kApplyThreads;
+      *reinterpret_cast<float4*>(&d_s[i / (M / 4)][i % (M / 4) * 4]) = d_next[r];
     }
 #pragma unroll
-    for (int i = tid; i < kApplyCols * kApplySub; i += kApplyThreads) {
-      const int c = i / kApplySub, jj = i % kApplySub;  // consecutive threads read consecutive atoms of a column
-      a_s[jj][c] = (col0 + c < n_cols && j0 + jj < k1) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
+    for (int r = 0; r < kALoads; ++r) {
+      const int i = tid + r * kApplyThreads;
+      a_s[i % kApplySub][i / kApplySub] = a_next[r];
     }
     __syncthreads();
+    if (j0 + kApplySub < k1) fetch(j0 + kApplySub);
 #pragma unroll 8
     for (int jj = 0; jj < kApplySub; ++jj) {
       const float4 d = *reinterpret_cast<const float4*>(&d_s[jj][e4 * 4]);
@@ -783,8 +808,14 @@ void launch_partial_s(const SparseArgs& a, cudaStream_t stream) {
 template <int M>
 void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
   {
-    const dim3 grid((a.n_atoms + kQdAtoms - 1) / kQdAtoms, (a.n_kv * a.gpad + kQdSlots - 1) / kQdSlots, a.batch);
-    qd_kernel<M><<<grid, kQdThreads, 0, stream>>>(a);
+    const int slot_tiles = (a.n_kv * a.gpad + kQdSlots - 1) / kQdSlots;
+    if (slot_tiles * a.batch >= 4) {
+      const dim3 grid((a.n_atoms + 31) / 32, slot_tiles, a.batch);
+      qd_kernel<M, 2><<<grid, kQdThreads, 0, stream>>>(a);
+    } else {
+      const dim3 grid((a.n_atoms + 15) / 16, slot_tiles, a.batch);
+      qd_kernel<M, 1><<<grid, kQdThreads, 0, stream>>>(a);
+    }
     LEXICO_CUDA_CHECK_LAUNCH();
   }
   if (a.hb == 4) launch_partial_s<4, M>(a, stream);

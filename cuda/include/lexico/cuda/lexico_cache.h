@@ -79,7 +79,7 @@ class GpuLexicoCache : public GpuKvCache {
   // every decode step sparse. Multi-token steps always take the dense plan.
   void set_densify_limit(int64_t tokens) { densify_limit_ = tokens; }
   int64_t densify_limit() const { return densify_limit_; }
-  static constexpr int64_t kDensifyLimit = 3072;
+  static constexpr int64_t kDensifyLimit = 2560;
   std::string name() const override;
   // The stored code of compressed token `token` (0 = oldest) of one head, as
   // LexicoCache::code: s indices and FP8 codes (synchronises; for tests;

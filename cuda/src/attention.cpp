@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -32,9 +33,9 @@ int dense_heads_per_block(int group) {
 }
 
 // Heads of one KV group a sparse block handles: 4, 2 or 1, as shared memory
-// allows, and no more than the group has. A block reads and sorts its tokens'
-// rows once for all its heads, so a group of 3 takes one block of 4 with a
-// padding slot rather than three blocks of 1.
+// allows, and no more than twice the group less one. A block reads and sorts
+// its tokens' rows once for all its heads, so a group of 3 takes one block of
+// 4 with a padding slot rather than three blocks of 1.
 int heads_per_block(const DecodeShape& s, size_t smem_limit) {
   const int group = s.n_heads / s.n_kv_heads;
   for (int hb : {4, 2, 1})
@@ -63,6 +64,16 @@ SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
   return plan;
 }
 
+// The most splits plan_splits gives for any length up to `capacity`: the
+// rounding of a split's tokens makes its count non-monotone in the length
+// (a capacity of 11,300 plans 12 splits where 11,000 tokens plan 22), so the
+// workspace is sized by the bound before the rounding.
+int64_t max_splits(int64_t capacity, int64_t blocks_per_split, int slots) {
+  const int64_t want = std::max<int64_t>(1, slots / blocks_per_split);
+  const int64_t by_length = std::max<int64_t>(1, (capacity + kMinTokensPerSplit - 1) / kMinTokensPerSplit);
+  return std::min<int64_t>({want, by_length, kMaxSplits});
+}
+
 }  // namespace
 
 size_t compressed_kv_bytes(const DecodeShape& s) {
@@ -75,7 +86,8 @@ std::string SparseDecodeAttention::unsupported_reason(const DecodeShape& s) {
   if (s.head_dim != 64 && s.head_dim != 128)
     return fmt::format("head dimension {} is not handled on the GPU (64 or 128)", s.head_dim);
   if (s.n_atoms < 1 || s.n_atoms > 4096)
-    return fmt::format("{} atoms is outside 1..4096 (the value pairs pack atom indices in 12 bits)", s.n_atoms);
+    return fmt::format("{} atoms is outside 1..4096 (a thread owns 8 atoms' accumulators, 512 threads a block)",
+                       s.n_atoms);
   if (s.sparsity < 1 || s.sparsity > 64) return fmt::format("sparsity {} is outside 1..64", s.sparsity);
   if (s.n_atoms < s.head_dim)
     return fmt::format("{} atoms is fewer than the head dimension {}", s.n_atoms, s.head_dim);
@@ -103,10 +115,9 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
   const int n_hg = groups_of(group, heads_per_block_);
   // Workspace for the largest batch·splits product any batch ≤ max can need.
   for (int b = 1; b <= shape_.batch; ++b) {
-    const SplitPlan plan =
-        plan_splits(std::max<int64_t>(shape_.compressed_capacity, 1), int64_t(b) * shape_.n_kv_heads * n_hg,
-                    device_info().sm_count);
-    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * plan.splits);
+    const int64_t splits = max_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
+                                      int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count);
+    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * size_t(splits));
   }
   const size_t groups = size_t(shape_.batch) * shape_.n_kv_heads * n_hg;
   qd_.resize(size_t(shape_.batch) * shape_.n_kv_heads * n_hg * heads_per_block_ * shape_.n_atoms, "attention qD");
@@ -128,6 +139,8 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   if (max_compressed < 0 || max_compressed > shape_.compressed_capacity)
     usage_error("sparse attention", "{} compressed tokens exceed the capacity {}", max_compressed,
                 shape_.compressed_capacity);
+  if (reinterpret_cast<uintptr_t>(q) % 16 != 0 || reinterpret_cast<uintptr_t>(out) % 16 != 0)
+    usage_error("sparse attention", "the query and output arrays must be 16-byte aligned");
   attn_detail::SparseArgs a;
   a.kv = kv;
   a.q = q;
@@ -173,9 +186,9 @@ DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape
   const int hb = dense_heads_per_block(group);
   const int n_hg = group / hb;
   for (int b = 1; b <= shape_.batch; ++b) {
-    const SplitPlan plan = plan_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
-                                       int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count * 4);
-    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * plan.splits);
+    const int64_t splits = max_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
+                                      int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count * 4);
+    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * size_t(splits));
   }
   partial_out_.resize(max_partials_ * hb * shape_.head_dim, "dense attention partial outputs");
   partial_stats_.resize(max_partials_ * 2 * hb, "dense attention partial statistics");

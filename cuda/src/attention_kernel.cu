@@ -11,11 +11,12 @@
 //                  chunk's max exceeds the running one by 8), p = exp(score −
 //                  max), accumulator += p·c at the value indices. Thread i
 //                  owns atoms i + 512·k and keeps their N×HB accumulators in
-//                  registers; the value pairs of a 512-token chunk are staged
-//                  in shared memory, sorted by atom with a counting sort, and
-//                  each thread applies its atoms' pairs: no float atomics (on
-//                  sm_90 shared float atomics are compare-and-swap loops) and
-//                  no accumulator traffic through shared memory.
+//                  registers; the value pairs of a 1024-token chunk (512 for
+//                  an s other than 8 and 16) are staged in shared memory,
+//                  sorted by atom with a counting sort, and each thread
+//                  applies its atoms' pairs: no float atomics (on sm_90
+//                  shared float atomics are compare-and-swap loops) and no
+//                  accumulator traffic through shared memory.
 //                  Block P does the FP16 buffer exactly (m-dim output).
 //  reduce_kernel   merges the P partials with their max/sum weights into one
 //                  normalised coefficient vector Â per head; zeroes out.
@@ -335,10 +336,12 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
       for (int t = 0; t < tb; ++t) o += w_s[t * HB + g] * __half2float(vcol[size_t(t) * M]);
       bout[i] = o;
     }
-    if (tid < HB) {
-      stats[tid] = tb > 0 ? mx[tid] : -INFINITY;
-      stats[HB + tid] = tb > 0 ? sum[tid] : 0.0f;
-    }
+#pragma unroll
+    for (int g = 0; g < HB; ++g)  // unrolled: a register array indexed by tid would go to local memory
+      if (tid == g) {
+        stats[g] = tb > 0 ? mx[g] : -INFINITY;
+        stats[HB + g] = tb > 0 ? sum[g] : 0.0f;
+      }
     return;
   }
 
@@ -491,10 +494,12 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
       for (int g = 0; g < HB; ++g) out[size_t(j) * HB + g] = acc[k][g];
     }
   }
-  if (tid < HB) {
-    stats[tid] = run_max[tid];
-    stats[HB + tid] = part_sum[tid];
-  }
+#pragma unroll
+  for (int g = 0; g < HB; ++g)
+    if (tid == g) {
+      stats[g] = run_max[g];
+      stats[HB + g] = part_sum[g];
+    }
 }
 
 // ---- merge the partials: Â[b][h][j] = Σ_p w_p acc_p[j][g], w_p = e^{M_p − M}/S ----
@@ -754,10 +759,12 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
     for (int w = 0; w < kDenseThreads / 32; ++w) s += o_s[w][i / M][i % M];
     pout[i] = s;
   }
-  if (tid < HB) {
-    stats[tid] = run_max[tid];
-    stats[HB + tid] = part_sum[tid];
-  }
+#pragma unroll
+  for (int g = 0; g < HB; ++g)
+    if (tid == g) {
+      stats[g] = run_max[g];
+      stats[HB + g] = part_sum[g];
+    }
 }
 
 template <int M>

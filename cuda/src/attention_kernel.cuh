@@ -8,7 +8,7 @@
 
 namespace lexico::cuda::attn_detail {
 
-constexpr int kSparseThreads = 512;  // tokens per block iteration
+constexpr int kSparseThreads = 512;  // threads of a sparse block; its chunk is 1 or 2 tokens a thread
 constexpr int kDenseThreads = 256;
 constexpr int kDenseChunk = 256;     // tokens per dense iteration
 

@@ -268,7 +268,7 @@ TEST_CASE("sparse decode attention: m = 64, s = 8 and a generic s, one query hea
   run_case(shape, {900, 64}, {20, 64}, 1.0f, 5);
 }
 
-TEST_CASE("decode attention: groups of 3, 6 and 12 query heads (SmolLM2's 9 over 3, and heads that 8 does not divide)") {
+TEST_CASE("decode attention: groups of 2, 3, 5, 6 and 12 query heads (SmolLM2's 9 over 3, and heads that 4 or 8 do not divide)") {
   LEXICO_REQUIRE_GPU();
   DecodeShape shape;
   shape.batch = 2;
@@ -277,12 +277,50 @@ TEST_CASE("decode attention: groups of 3, 6 and 12 query heads (SmolLM2's 9 over
   shape.sparsity = 16;
   shape.compressed_capacity = 700;
   shape.buffer_capacity = 128;
-  for (int group : {3, 6, 12}) {
+  for (int group : {2, 3, 5, 6, 12}) {  // 2: two heads a block; 5 and 6: a second block with padding slots
     CAPTURE(group);
     shape.n_kv_heads = 3;
     shape.n_heads = 3 * group;
     run_case(shape, {700, 129}, {128, 7}, 1.0f, 10 + uint32_t(group));
   }
+}
+
+TEST_CASE("sparse decode attention: splits of 1,024 tokens (two a thread), many columns, a generic s, N < 512") {
+  LEXICO_REQUIRE_GPU();
+  DecodeShape shape;
+  shape.batch = 2;
+  shape.n_heads = 8;
+  shape.n_kv_heads = 2;
+  shape.head_dim = 128;
+  shape.n_atoms = 4096;  // every thread owns 8 atoms
+  shape.compressed_capacity = 20000;  // ≥ 1,024 tokens a split on any GPU of ≤ 160 SMs
+  shape.buffer_capacity = 128;
+  for (int s : {16, 8}) {
+    CAPTURE(s);
+    shape.sparsity = s;
+    run_case(shape, {20000, 13001}, {128, 50}, 1.0f, 20 + uint32_t(s));
+  }
+  // 288 columns (9 sequences × 32 heads): the D_v·Â kernel takes several
+  // 32-atom steps a block and qD 32 atoms a block; N not a multiple of 32.
+  shape.batch = 9;
+  shape.n_heads = 32;
+  shape.n_kv_heads = 8;
+  shape.n_atoms = 1000;
+  shape.sparsity = 16;
+  shape.compressed_capacity = 600;
+  shape.buffer_capacity = 64;
+  run_case(shape, {600, 1, 599, 300, 0, 600, 17, 512, 513}, {64, 0, 10, 64, 1, 33, 64, 5, 0}, 1.0f, 30);
+  // A generic s (512-token chunks, rows in local memory) and fewer atoms than threads.
+  shape.batch = 2;
+  shape.n_heads = 8;
+  shape.n_kv_heads = 2;
+  shape.sparsity = 32;
+  shape.n_atoms = 1024;
+  shape.compressed_capacity = 1500;
+  run_case(shape, {1500, 700}, {64, 3}, 1.0f, 31);
+  shape.sparsity = 16;
+  shape.n_atoms = 300;
+  run_case(shape, {1500, 1}, {0, 64}, 2.0f, 32);
 }
 
 TEST_CASE("sparse decode attention refuses shapes it cannot take, with the reason") {

@@ -76,8 +76,9 @@ class SparseDecodeAttention {
   // vectors of one head do not fit shared memory) — use the CPU cache then.
   static std::string unsupported_reason(const DecodeShape& shape);
 
-  // q, out: [batch][n_heads][m] float32 on the device. max_compressed bounds
-  // compressed_length (plans the split). Asynchronous on `stream`.
+  // q, out: [batch][n_heads][m] float32 on the device, 16-byte aligned (read
+  // and added to as float4). max_compressed bounds compressed_length (plans
+  // the split). Asynchronous on `stream`.
   void run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
            cudaStream_t stream = nullptr);
 

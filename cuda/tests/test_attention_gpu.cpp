@@ -310,6 +310,9 @@ TEST_CASE("sparse decode attention: splits of 1,024 tokens (two a thread), many 
   shape.compressed_capacity = 600;
   shape.buffer_capacity = 64;
   run_case(shape, {600, 1, 599, 300, 0, 600, 17, 512, 513}, {64, 0, 10, 64, 1, 33, 64, 5, 0}, 1.0f, 30);
+  shape.head_dim = 64;
+  run_case(shape, {599, 600, 1, 2, 300, 64, 65, 0, 600}, {1, 0, 64, 64, 2, 3, 0, 64, 64}, 1.0f, 33);
+  shape.head_dim = 128;
   // A generic s (512-token chunks, rows in local memory) and fewer atoms than threads.
   shape.batch = 2;
   shape.n_heads = 8;

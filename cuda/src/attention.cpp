@@ -32,10 +32,10 @@ int dense_heads_per_block(int group) {
   return 1;
 }
 
-// Heads of one KV group a sparse block handles: 4, 2 or 1, as shared memory
-// allows, and no more than twice the group less one. A block reads and sorts
-// its tokens' rows once for all its heads, so a group of 3 takes one block of
-// 4 with a padding slot rather than three blocks of 1.
+// Heads of one KV group a sparse block handles: the largest of 4, 2 and 1
+// that shared memory allows and the group fills more than half of. A block
+// reads and sorts its tokens' rows once for all its heads, so a group of 3
+// takes one block of 4 with a padding slot rather than three blocks of 1.
 int heads_per_block(const DecodeShape& s, size_t smem_limit) {
   const int group = s.n_heads / s.n_kv_heads;
   for (int hb : {4, 2, 1})

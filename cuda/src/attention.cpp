@@ -51,27 +51,36 @@ struct SplitPlan {
   int64_t tokens_per_split = 0;
 };
 
-// About `slots` blocks in all (one wave), each with at least 512 tokens.
-SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
-  SplitPlan plan;
+// Splits before rounding: about `slots` blocks in all (one wave), each with
+// at least 512 tokens. Non-decreasing in the length, so it bounds the final
+// count of any length up to `max_tokens`, which plan_splits' rounding does
+// not (a capacity of 11,300 plans 12 splits where 11,000 tokens plan 22).
+int64_t max_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
   const int64_t want = std::max<int64_t>(1, slots / blocks_per_split);
   const int64_t by_length = std::max<int64_t>(1, (max_tokens + kMinTokensPerSplit - 1) / kMinTokensPerSplit);
-  plan.splits = int(std::min<int64_t>({want, by_length, kMaxSplits}));
-  int64_t per = (max_tokens + plan.splits - 1) / plan.splits;
+  return std::min<int64_t>({want, by_length, kMaxSplits});
+}
+
+// max_splits, with each split's tokens rounded up to a multiple of 512.
+SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
+  SplitPlan plan;
+  const int64_t splits = max_splits(max_tokens, blocks_per_split, slots);
+  int64_t per = (max_tokens + splits - 1) / splits;
   per = std::max<int64_t>(kMinTokensPerSplit, (per + kMinTokensPerSplit - 1) / kMinTokensPerSplit * kMinTokensPerSplit);
   plan.tokens_per_split = per;
   plan.splits = int(std::max<int64_t>(1, (max_tokens + per - 1) / per));
   return plan;
 }
 
-// The most splits plan_splits gives for any length up to `capacity`: the
-// rounding of a split's tokens makes its count non-monotone in the length
-// (a capacity of 11,300 plans 12 splits where 11,000 tokens plan 22), so the
-// workspace is sized by the bound before the rounding.
-int64_t max_splits(int64_t capacity, int64_t blocks_per_split, int slots) {
-  const int64_t want = std::max<int64_t>(1, slots / blocks_per_split);
-  const int64_t by_length = std::max<int64_t>(1, (capacity + kMinTokensPerSplit - 1) / kMinTokensPerSplit);
-  return std::min<int64_t>({want, by_length, kMaxSplits});
+// Partial slots (batch·n_kv·groups·splits) a workspace needs for every batch ≤ s.batch.
+size_t max_partials(const DecodeShape& s, int n_hg, int slots) {
+  size_t most = 0;
+  for (int b = 1; b <= s.batch; ++b) {
+    const int64_t blocks_per_split = int64_t(b) * s.n_kv_heads * n_hg;
+    most = std::max(most, size_t(blocks_per_split) *
+                              size_t(max_splits(std::max<int64_t>(s.compressed_capacity, 1), blocks_per_split, slots)));
+  }
+  return most;
 }
 
 }  // namespace
@@ -113,12 +122,7 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
   heads_per_block_ = heads_per_block(shape_, device_info().shared_per_block_optin);
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const int n_hg = groups_of(group, heads_per_block_);
-  // Workspace for the largest batch·splits product any batch ≤ max can need.
-  for (int b = 1; b <= shape_.batch; ++b) {
-    const int64_t splits = max_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
-                                      int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count);
-    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * size_t(splits));
-  }
+  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count);
   const size_t groups = size_t(shape_.batch) * shape_.n_kv_heads * n_hg;
   qd_.resize(size_t(shape_.batch) * shape_.n_kv_heads * n_hg * heads_per_block_ * shape_.n_atoms, "attention qD");
   partial_acc_.resize(max_partials_ * shape_.n_atoms * heads_per_block_, "attention partial accumulators");
@@ -185,11 +189,7 @@ DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const int hb = dense_heads_per_block(group);
   const int n_hg = group / hb;
-  for (int b = 1; b <= shape_.batch; ++b) {
-    const int64_t splits = max_splits(std::max<int64_t>(shape_.compressed_capacity, 1),
-                                      int64_t(b) * shape_.n_kv_heads * n_hg, device_info().sm_count * 4);
-    max_partials_ = std::max(max_partials_, size_t(b) * shape_.n_kv_heads * n_hg * size_t(splits));
-  }
+  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count * 4);  // as run's plan
   partial_out_.resize(max_partials_ * hb * shape_.head_dim, "dense attention partial outputs");
   partial_stats_.resize(max_partials_ * 2 * hb, "dense attention partial statistics");
 }

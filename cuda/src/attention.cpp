@@ -13,7 +13,7 @@ namespace lexico::cuda {
 
 namespace {
 
-constexpr int kMaxSplits = 32;  // the combine kernel's weight table holds P + 1 ≤ 33 entries
+using attn_detail::kMaxSplits;
 constexpr int64_t kMinTokensPerSplit = attn_detail::kSparseThreads;
 
 void check_shape(const DecodeShape& s, const char* what) {
@@ -128,13 +128,10 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
   partial_acc_.resize(max_partials_ * shape_.n_atoms * heads_per_block_, "attention partial accumulators");
   partial_stats_.resize((max_partials_ + groups) * 2 * heads_per_block_, "attention partial statistics");
   buffer_out_.resize(groups * heads_per_block_ * shape_.head_dim, "attention buffer outputs");
-  ahat_.resize(size_t(shape_.batch) * shape_.n_heads * shape_.n_atoms, "attention merged coefficients");
-  buffer_weight_.resize(size_t(shape_.batch) * shape_.n_heads, "attention buffer weights");
 }
 
 size_t SparseDecodeAttention::workspace_bytes() const {
-  return qd_.bytes() + partial_acc_.bytes() + partial_stats_.bytes() + buffer_out_.bytes() + ahat_.bytes() +
-         buffer_weight_.bytes();
+  return qd_.bytes() + partial_acc_.bytes() + partial_stats_.bytes() + buffer_out_.bytes();
 }
 
 void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
@@ -153,8 +150,6 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.partial_acc = partial_acc_.data();
   a.partial_stats = partial_stats_.data();
   a.buffer_out = buffer_out_.data();
-  a.ahat = ahat_.data();
-  a.buffer_weight = buffer_weight_.data();
   a.batch = batch;
   a.n_heads = shape_.n_heads;
   a.n_kv = shape_.n_kv_heads;

@@ -1,6 +1,6 @@
 // Decode-attention kernels; see lexico/cuda/attention.h for the method.
 //
-// Sparse path, four kernels:
+// Sparse path, three kernels:
 //  qd_kernel       qD[b][kv][j][g] = D_kᵀq / √m for every head slot (zero in
 //                  the slots that pad a group to a multiple of HB), SIMT,
 //                  16 or 32 atoms × 32 slots a block.
@@ -17,12 +17,15 @@
 //                  applies its atoms' pairs: no float atomics (on sm_90
 //                  shared float atomics are compare-and-swap loops) and no
 //                  accumulator traffic through shared memory.
-//                  Block P does the FP16 buffer exactly (m-dim output).
-//  reduce_kernel   merges the P partials with their max/sum weights into one
-//                  normalised coefficient vector Â per head; zeroes out.
-//  apply_kernel    out = D_v·Â + w·buffer_out: a K-split SIMT GEMM, 32 columns
-//                  a block, float4 atomics into out (zeroed by reduce_kernel).
+//                  Block P does the FP16 buffer exactly (m-dim output) and
+//                  zeroes out.
+//  apply_kernel    merges the P partials with their max/sum weights into the
+//                  normalised coefficients Â of its atoms, and adds
+//                  D_v·Â + w·buffer_out into out: a K-split SIMT GEMM, 32
+//                  columns a block, float4 atomics.
 // Dense path: flash-decoding over FP16 K/V, then a small combine.
+// Every kernel here is a chained launch (common.cuh): it may start while the
+// previous one ends, and waits for it before reading its results.
 #include <cfloat>
 
 #include <cuda_fp16.h>
@@ -69,10 +72,11 @@ __device__ __forceinline__ float fp8_to_float(uint32_t code) {
   return __half2float(__half(h));
 }
 
-// Block-wide max / sum of HB values per thread; every thread gets the result.
-template <int HB>
+// Block-wide max / sum of HB values per thread over the NW warps of the
+// block; every thread gets the result. red: NW·HB floats, 16-byte aligned.
+template <int HB, int NW>
 __device__ __forceinline__ void block_reduce(float (&v)[HB], float* red, bool is_max) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 #pragma unroll
   for (int g = 0; g < HB; ++g) v[g] = is_max ? dev::warp_max(v[g]) : dev::warp_sum(v[g]);
   __syncthreads();  // red may still be read from the previous reduction
@@ -80,12 +84,24 @@ __device__ __forceinline__ void block_reduce(float (&v)[HB], float* red, bool is
 #pragma unroll
     for (int g = 0; g < HB; ++g) red[warp * HB + g] = v[g];
   __syncthreads();
+  float r[HB];
 #pragma unroll
-  for (int g = 0; g < HB; ++g) {
-    float r = is_max ? -INFINITY : 0.0f;
-    for (int w = 0; w < n_warps; ++w) r = is_max ? fmaxf(r, red[w * HB + g]) : r + red[w * HB + g];
-    v[g] = r;
+  for (int g = 0; g < HB; ++g) r[g] = is_max ? -INFINITY : 0.0f;
+#pragma unroll
+  for (int w = 0; w < NW; ++w) {
+    float x[HB];
+    if constexpr (HB == 4) {
+      const float4 q = reinterpret_cast<const float4*>(red)[w];
+      x[0] = q.x, x[1] = q.y, x[2] = q.z, x[3] = q.w;
+    } else {
+#pragma unroll
+      for (int g = 0; g < HB; ++g) x[g] = red[w * HB + g];
+    }
+#pragma unroll
+    for (int g = 0; g < HB; ++g) r[g] = is_max ? fmaxf(r[g], x[g]) : r[g] + x[g];
   }
+#pragma unroll
+  for (int g = 0; g < HB; ++g) v[g] = r[g];
 }
 
 // ---- qD = D_kᵀ q · scale ----
@@ -109,6 +125,8 @@ __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
     *reinterpret_cast<float4*>(&d_s[r][e4 * 4]) =
         j < a.n_atoms ? reinterpret_cast<const float4*>(a.kv.key_dictionary + size_t(j) * M)[e4] : zero;
   }
+  dev::wait_prior_grid();  // the dictionary rows load while the previous kernel ends
+  dev::release_next_grid();
   for (int i = tid; i < kQdSlots * M / 4; i += kQdThreads) {
     const int r = i / (M / 4), e4 = i % (M / 4), slot = slot0 + r;
     const int kv = slot / a.gpad, g = slot % a.gpad;
@@ -285,6 +303,8 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
   const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);  // slots past n_real pad the group
   const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
   float* stats = a.partial_stats + (grp * (a.splits + 1) + p) * 2 * HB;
+  dev::wait_prior_grid();
+  dev::release_next_grid();
 
   if (p == a.splits) {
     // ---- the FP16 buffer, exactly ----
@@ -294,6 +314,8 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     for (int i = tid; i < HB * M; i += nthreads)
       q_s[i] = i / M < n_real ? a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale : 0.0f;
     __syncthreads();
+    for (int i = tid; i < n_real * M; i += nthreads)  // the apply kernel accumulates into out
+      a.out[(size_t(b) * a.n_heads + head0) * M + i] = 0.0f;
     const size_t base = (size_t(a.shared_kv ? 0 : b) * a.n_kv + kv) * a.b_cap;
     float mx[HB];
 #pragma unroll
@@ -315,7 +337,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
         mx[g] = fmaxf(mx[g], sc[g]);
       }
     }
-    block_reduce<HB>(mx, red, true);
+    block_reduce<HB, kWarps>(mx, red, true);
     float sum[HB];
 #pragma unroll
     for (int g = 0; g < HB; ++g) sum[g] = 0.0f;
@@ -326,7 +348,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
         w_s[t * HB + g] = e;
         sum[g] += e;
       }
-    block_reduce<HB>(sum, red, false);  // its barriers also publish w_s
+    block_reduce<HB, kWarps>(sum, red, false);  // its barriers also publish w_s
     float* bout = a.buffer_out + grp * HB * M;
     for (int i = tid; i < HB * M; i += nthreads) {
       const int g = i / M, e = i % M;
@@ -409,7 +431,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
 #pragma unroll
       for (int u = 1; u < TPT; ++u) cmax[g] = fmaxf(cmax[g], sc[u][g]);
     }
-    block_reduce<HB>(cmax, red, true);
+    block_reduce<HB, kWarps>(cmax, red, true);
     bool rescale = false;
 #pragma unroll
     for (int g = 0; g < HB; ++g) rescale |= cmax[g] > run_max[g] + kRescaleSlack;
@@ -481,7 +503,7 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     for (int k = 0; k < kSlots; ++k) apply_atom<HB>(start[k], start[k + 1], entries, p_s, acc[k]);
     __syncthreads();  // the next chunk overwrites the counts, pairs and weights
   }
-  block_reduce<HB>(part_sum, red, false);
+  block_reduce<HB, kWarps>(part_sum, red, false);
   float* out = a.partial_acc + (grp * a.splits + p) * size_t(N) * HB;
 #pragma unroll
   for (int k = 0; k < kSlots; ++k) {
@@ -502,66 +524,27 @@ __global__ void __launch_bounds__(kSparseThreads, 1) partial_kernel(const Sparse
     }
 }
 
-// ---- merge the partials: Â[b][h][j] = Σ_p w_p acc_p[j][g], w_p = e^{M_p − M}/S ----
-constexpr int kReduceThreads = 256;
-
-template <int HB>
-__global__ void __launch_bounds__(kReduceThreads) reduce_kernel(const SparseArgs a) {
-  __shared__ float w_s[33][HB];  // P ≤ 32 compressed partials + the buffer
-  const int tid = threadIdx.x, P = a.splits, N = a.n_atoms;
-  const size_t grp = blockIdx.y;
-  const int hg = int(grp % a.n_hg), kv = int((grp / a.n_hg) % a.n_kv), b = int(grp / (size_t(a.n_hg) * a.n_kv));
-  const int head0 = kv * a.group + hg * HB, n_real = min(HB, a.group - hg * HB);
-  if (tid < HB) {
-    const int g = tid;
-    const float* st = a.partial_stats + grp * (P + 1) * 2 * HB;
-    float mx = -INFINITY;
-    for (int p = 0; p <= P; ++p) mx = fmaxf(mx, st[p * 2 * HB + g]);
-    float sum = 0.0f;
-    for (int p = 0; p <= P; ++p) {
-      const float m = st[p * 2 * HB + g];
-      if (m != -INFINITY) sum += __expf(m - mx) * st[p * 2 * HB + HB + g];
-    }
-    for (int p = 0; p <= P; ++p) {
-      const float m = st[p * 2 * HB + g];
-      w_s[p][g] = (m == -INFINITY || !(sum > 0.0f)) ? 0.0f : __expf(m - mx) / sum;
-    }
-    if (blockIdx.x == 0 && g < n_real) a.buffer_weight[size_t(b) * a.n_heads + head0 + g] = w_s[P][g];
-  }
-  if (blockIdx.x == 0)  // the apply kernel accumulates into out (saves a memset launch)
-    for (int i = tid; i < n_real * a.m; i += kReduceThreads) a.out[(size_t(b) * a.n_heads + head0) * a.m + i] = 0.0f;
-  __syncthreads();
-  const int j = blockIdx.x * kReduceThreads + tid;
-  if (j >= N) return;
-  float acc[HB];
-#pragma unroll
-  for (int g = 0; g < HB; ++g) acc[g] = 0.0f;
-  const float* src = a.partial_acc + grp * size_t(P) * N * HB + size_t(j) * HB;
-#pragma unroll 4
-  for (int p = 0; p < P; ++p) {
-    const float* row = src + size_t(p) * N * HB;
-    if constexpr (HB == 4) {
-      const float4 v = *reinterpret_cast<const float4*>(row);
-      acc[0] += w_s[p][0] * v.x;
-      acc[1] += w_s[p][1] * v.y;
-      acc[2] += w_s[p][2] * v.z;
-      acc[3] += w_s[p][3] * v.w;
-    } else {
-#pragma unroll
-      for (int g = 0; g < HB; ++g) acc[g] += w_s[p][g] * row[g];
-    }
-  }
-#pragma unroll
-  for (int g = 0; g < HB; ++g)
-    if (g < n_real) a.ahat[(size_t(b) * a.n_heads + head0 + g) * N + j] = acc[g];
-}
-
-// ---- out[c][e] = Σ_j D_v[j][e] Â[c][j] + w_buf·buffer_out: a K-split SIMT GEMM ----
-// A block: 32 columns (batch × head) × all m outputs over a.apply_atoms atoms;
-// a thread: 4 consecutive outputs × 4 (M = 128) or 2 (M = 64) columns. The
-// K split (chosen on the host) spreads even one column tile over the SMs; the
-// blocks of one tile meet in `out` through float4 atomics (zeroed by reduce_kernel).
+// ---- out[c][e] = Σ_j D_v[j][e] Â[c][j] + w_P·buffer_out, Â merged on the fly ----
+// Â[c][j] = Σ_p w_p acc_p[j][g] with w_p = e^{M_p − M}/S, the softmax merge of
+// the P partials and the buffer's. A block: 32 columns (batch × head) × all m
+// outputs over a.apply_atoms atoms. It first turns its columns' statistics
+// into weights (a warp a column), then reads the partial accumulators at its
+// atoms only: the merge needs no kernel of its own. A thread: 4 consecutive
+// outputs × 4 (M = 128) or 2 (M = 64) columns. The K split (chosen on the
+// host) spreads even one column tile over the SMs; the blocks of one tile
+// meet in `out` through float4 atomics (zeroed by the partial kernel).
 constexpr int kApplySub = 32, kApplyCols = 32, kApplyThreads = 256;
+
+// Column (b, h) of the output: its head group's block index and slot in it.
+struct ColumnSlot {
+  size_t grp;
+  int g;
+};
+__device__ __forceinline__ ColumnSlot column_slot(const SparseArgs& a, int col) {
+  const int b = col / a.n_heads, h = col % a.n_heads;
+  const int kv = h / a.group, hg = (h % a.group) / a.hb, g = (h % a.group) % a.hb;
+  return {(size_t(b) * a.n_kv + kv) * a.n_hg + hg, g};
+}
 
 template <int M>
 __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a) {
@@ -569,9 +552,11 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   constexpr int kCpt = kApplyCols * kE4 / kApplyThreads;  // columns a thread: 4 or 2
   __shared__ __align__(16) float d_s[kApplySub][M];
   __shared__ __align__(16) float a_s[kApplySub][kApplyCols + 4];  // [atom][column], padded against conflicts
-  const int tid = threadIdx.x, e4 = tid % kE4, cg = tid / kE4;
+  __shared__ float w_s[kApplyCols][kMaxSplits + 1];                 // [column][p]: merge weights, p = P the buffer's
+  const int tid = threadIdx.x, e4 = tid % kE4, cg = tid / kE4, lane = tid & 31, warp = tid >> 5;
   const int N = a.n_atoms, n_cols = a.batch * a.n_heads, col0 = blockIdx.y * kApplyCols;
   const int k0 = blockIdx.x * a.apply_atoms, k1 = min(N, k0 + a.apply_atoms);
+  const int P = a.splits, HB = a.hb;
   float acc[kCpt][4];
 #pragma unroll
   for (int i = 0; i < kCpt; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
@@ -580,20 +565,64 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   constexpr int kDLoads = kApplySub * M / 4 / kApplyThreads, kALoads = kApplyCols * kApplySub / kApplyThreads;
   float4 d_next[kDLoads];
   float a_next[kALoads];
-  const auto fetch = [&](int j0) {
+  const auto fetch_d = [&](int j0) {
 #pragma unroll
     for (int r = 0; r < kDLoads; ++r) {
       const int i = tid + r * kApplyThreads, jj = i / (M / 4), q = i % (M / 4);
       d_next[r] = j0 + jj < k1 ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[q]
                                : make_float4(0.f, 0.f, 0.f, 0.f);
     }
+  };
+  // Load r of a thread: column c_r = (tid + 256·r) / 32, atom j0 + tid % 32
+  // (consecutive atoms of a column); its partials start at src_r.
+  const int jj = tid % kApplySub;
+  const float* src[kALoads];
+  const auto fetch_a = [&](int j0) {
 #pragma unroll
     for (int r = 0; r < kALoads; ++r) {
-      const int i = tid + r * kApplyThreads, c = i / kApplySub, jj = i % kApplySub;  // consecutive atoms of a column
-      a_next[r] = (col0 + c < n_cols && j0 + jj < k1) ? a.ahat[size_t(col0 + c) * N + j0 + jj] : 0.0f;
+      const int c = (tid + r * kApplyThreads) / kApplySub;
+      float v = 0.0f;
+      if (src[r] && j0 + jj < k1) {
+        const float* at = src[r] + size_t(j0 + jj) * HB;
+#pragma unroll 4
+        for (int p = 0; p < P; ++p) v = fmaf(w_s[c][p], at[size_t(p) * N * HB], v);
+      }
+      a_next[r] = v;
     }
   };
-  if (k0 < k1) fetch(k0);
+  if (k0 < k1) fetch_d(k0);  // while the previous kernel ends
+  dev::wait_prior_grid();
+  dev::release_next_grid();
+  for (int c = warp; c < kApplyCols; c += kApplyThreads / 32) {  // a warp a column, a lane a partial
+    if (col0 + c >= n_cols) continue;
+    const ColumnSlot cs = column_slot(a, col0 + c);
+    const float* st = a.partial_stats + cs.grp * (P + 1) * 2 * HB;
+    float m[2], e[2];
+#pragma unroll
+    for (int u = 0; u < 2; ++u) m[u] = lane + 32 * u <= P ? st[(lane + 32 * u) * 2 * HB + cs.g] : -INFINITY;
+    const float mx = dev::warp_max(fmaxf(m[0], m[1]));
+    float sum = 0.0f;
+#pragma unroll
+    for (int u = 0; u < 2; ++u) {
+      e[u] = m[u] == -INFINITY ? 0.0f : __expf(m[u] - mx);
+      if (e[u] != 0.0f) sum += e[u] * st[(lane + 32 * u) * 2 * HB + HB + cs.g];
+    }
+    sum = dev::warp_sum(sum);
+#pragma unroll
+    for (int u = 0; u < 2; ++u)
+      if (lane + 32 * u <= P) w_s[c][lane + 32 * u] = sum > 0.0f ? e[u] / sum : 0.0f;
+  }
+#pragma unroll
+  for (int r = 0; r < kALoads; ++r) {
+    const int col = col0 + (tid + r * kApplyThreads) / kApplySub;
+    src[r] = nullptr;
+    if (col < n_cols) {
+      const ColumnSlot cs = column_slot(a, col);
+      src[r] = a.partial_acc + cs.grp * size_t(P) * N * HB + cs.g;
+    }
+  }
+  __syncthreads();
+  if (k0 < k1) fetch_a(k0);
   for (int j0 = k0; j0 < k1; j0 += kApplySub) {
 #pragma unroll
     for (int r = 0; r < kDLoads; ++r) {
@@ -606,7 +635,10 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
       a_s[i % kApplySub][i / kApplySub] = a_next[r];
     }
     __syncthreads();
-    if (j0 + kApplySub < k1) fetch(j0 + kApplySub);
+    if (j0 + kApplySub < k1) {
+      fetch_d(j0 + kApplySub);
+      fetch_a(j0 + kApplySub);
+    }
 #pragma unroll 8
     for (int jj = 0; jj < kApplySub; ++jj) {
       const float4 d = *reinterpret_cast<const float4*>(&d_s[jj][e4 * 4]);
@@ -634,12 +666,10 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
     if (col >= n_cols) continue;
     float4 v = make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]);
     if (blockIdx.x == 0) {
-      const int b = col / a.n_heads, h = col % a.n_heads;
-      const int kv = h / a.group, hg = (h % a.group) / a.hb, g = (h % a.group) % a.hb;
-      const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
-      const float w = a.buffer_weight[col];
+      const ColumnSlot cs = column_slot(a, col);
+      const float w = w_s[cg * kCpt + i][P];
       if (w != 0.0f) {
-        const float4 o = reinterpret_cast<const float4*>(a.buffer_out + (grp * a.hb + g) * M)[e4];
+        const float4 o = reinterpret_cast<const float4*>(a.buffer_out + (cs.grp * HB + cs.g) * M)[e4];
         v.x += w * o.x, v.y += w * o.y, v.z += w * o.z, v.w += w * o.w;
       }
     }
@@ -658,12 +688,14 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
   constexpr int EPL = M / 32;  // elements per lane in the value pass
   __shared__ __align__(16) float q_s[HB][M];
   __shared__ float p_s[kDenseChunk][HB];
-  __shared__ float red[kDenseThreads / 32 * HB];
+  __shared__ __align__(16) float red[kDenseThreads / 32 * HB];
   __shared__ float o_s[kDenseThreads / 32][HB][M];
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int b = blockIdx.z, kv = blockIdx.y / a.n_hg, hg = blockIdx.y % a.n_hg, p = blockIdx.x;
   const int head0 = kv * a.group + hg * HB;
   const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
+  dev::wait_prior_grid();
+  dev::release_next_grid();
   for (int i = tid; i < HB * M; i += kDenseThreads)
     q_s[i / M][i % M] = a.q[(size_t(b) * a.n_heads + head0 + i / M) * M + i % M] * a.scale;
   const int64_t len = a.length[b];
@@ -709,7 +741,7 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
     float cmax[HB];
 #pragma unroll
     for (int g = 0; g < HB; ++g) cmax[g] = sc[g];
-    block_reduce<HB>(cmax, red, true);
+    block_reduce<HB, kDenseThreads / 32>(cmax, red, true);
 #pragma unroll
     for (int g = 0; g < HB; ++g) {
       if (cmax[g] > run_max[g] + kRescaleSlack) {  // uniform
@@ -747,7 +779,7 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
     }
     __syncthreads();
   }
-  block_reduce<HB>(part_sum, red, false);
+  block_reduce<HB, kDenseThreads / 32>(part_sum, red, false);
   // Each warp's o covers its tokens: sum over warps.
 #pragma unroll
   for (int g = 0; g < HB; ++g)
@@ -774,6 +806,8 @@ __global__ void dense_combine_kernel(const DenseArgs a) {
   const int kv = h / a.group, hg = (h % a.group) / a.hb, g = h % a.hb;
   const size_t grp = (size_t(b) * a.n_kv + kv) * a.n_hg + hg;
   const int HB = a.hb, P = a.splits;
+  dev::wait_prior_grid();
+  dev::release_next_grid();
   const float* st = a.partial_stats + grp * P * 2 * HB;
   float mx = -INFINITY;
   for (int p = 0; p < P; ++p) mx = fmaxf(mx, st[p * 2 * HB + g]);
@@ -800,8 +834,7 @@ void launch_partial(const SparseArgs& a, cudaStream_t stream) {
     configured = int(bytes);
   }
   const dim3 grid(a.splits + 1, a.n_kv * a.n_hg, a.batch);
-  partial_kernel<HB, SV, M><<<grid, kSparseThreads, bytes, stream>>>(a);
-  LEXICO_CUDA_CHECK_LAUNCH();
+  dev::launch_chained(partial_kernel<HB, SV, M>, grid, kSparseThreads, bytes, stream, a);
 }
 
 template <int HB, int M>
@@ -818,35 +851,24 @@ void launch_sparse_m(const SparseArgs& a, cudaStream_t stream) {
     const int slot_tiles = (a.n_kv * a.gpad + kQdSlots - 1) / kQdSlots;
     if (slot_tiles * a.batch >= 4) {
       const dim3 grid((a.n_atoms + 31) / 32, slot_tiles, a.batch);
-      qd_kernel<M, 2><<<grid, kQdThreads, 0, stream>>>(a);
+      dev::launch_chained(qd_kernel<M, 2>, grid, kQdThreads, 0, stream, a);
     } else {
       const dim3 grid((a.n_atoms + 15) / 16, slot_tiles, a.batch);
-      qd_kernel<M, 1><<<grid, kQdThreads, 0, stream>>>(a);
+      dev::launch_chained(qd_kernel<M, 1>, grid, kQdThreads, 0, stream, a);
     }
-    LEXICO_CUDA_CHECK_LAUNCH();
   }
   if (a.hb == 4) launch_partial_s<4, M>(a, stream);
   else if (a.hb == 2) launch_partial_s<2, M>(a, stream);
   else launch_partial_s<1, M>(a, stream);
-  {
-    const dim3 grid((a.n_atoms + kReduceThreads - 1) / kReduceThreads, a.batch * a.n_kv * a.n_hg);
-    if (a.hb == 4) reduce_kernel<4><<<grid, kReduceThreads, 0, stream>>>(a);
-    else if (a.hb == 2) reduce_kernel<2><<<grid, kReduceThreads, 0, stream>>>(a);
-    else reduce_kernel<1><<<grid, kReduceThreads, 0, stream>>>(a);
-    LEXICO_CUDA_CHECK_LAUNCH();
-  }
   const dim3 grid((a.n_atoms + a.apply_atoms - 1) / a.apply_atoms, (a.batch * a.n_heads + kApplyCols - 1) / kApplyCols);
-  apply_kernel<M><<<grid, kApplyThreads, 0, stream>>>(a);
-  LEXICO_CUDA_CHECK_LAUNCH();
+  dev::launch_chained(apply_kernel<M>, grid, kApplyThreads, 0, stream, a);
 }
 
 template <int HB, int M>
 void launch_dense_hb(const DenseArgs& a, cudaStream_t stream) {
   const dim3 grid(a.splits, a.n_kv * a.n_hg, a.batch);
-  dense_kernel<HB, M><<<grid, kDenseThreads, 0, stream>>>(a);
-  LEXICO_CUDA_CHECK_LAUNCH();
-  dense_combine_kernel<M><<<a.batch * a.n_heads, M, 0, stream>>>(a);
-  LEXICO_CUDA_CHECK_LAUNCH();
+  dev::launch_chained(dense_kernel<HB, M>, grid, kDenseThreads, 0, stream, a);
+  dev::launch_chained(dense_combine_kernel<M>, dim3(a.batch * a.n_heads), dim3(M), 0, stream, a);
 }
 
 template <int M>

@@ -11,6 +11,7 @@ namespace lexico::cuda::attn_detail {
 constexpr int kSparseThreads = 512;  // threads of a sparse block; its chunk is 1 or 2 tokens a thread
 constexpr int kDenseThreads = 256;
 constexpr int kDenseChunk = 256;     // tokens per dense iteration
+constexpr int kMaxSplits = 32;       // token splits P of a call (the merge's weight tables hold P + 1)
 
 struct SparseArgs {
   CompressedKv kv;
@@ -20,8 +21,6 @@ struct SparseArgs {
   float* partial_acc = nullptr;  // [groups][P][N][HB]
   float* partial_stats = nullptr;  // [groups][P+1][2][HB] (max, sum); slot P = buffer
   float* buffer_out = nullptr;     // [groups][HB][m]
-  float* ahat = nullptr;           // [batch][n_heads][N]: merged, normalised coefficient weights
-  float* buffer_weight = nullptr;  // [batch][n_heads]: weight of the buffer's partial output
   int batch = 0, n_heads = 0, n_kv = 0, group = 0, hb = 0, n_hg = 0, m = 0, n_atoms = 0, s = 0;
   int gpad = 0;         // n_hg·hb ≥ group: head slots of a KV group (the last block's may pad)
   int apply_atoms = 0;  // atoms a block of the apply kernel sums over (its K split)

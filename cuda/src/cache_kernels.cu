@@ -49,6 +49,7 @@ __device__ __forceinline__ void append_element(int64_t i, const float* k, const 
 
 __global__ void append_kernel(const float* k, const float* v, int n, int groups, int row_len, __half* dst_k,
                               __half* dst_v, int64_t rows_per_group, int64_t row0, StepLengths lengths) {
+  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   append_element(i, k, v, n, groups, row_len, lengths, {dst_k, dst_v, rows_per_group, row0}, {});
 }
@@ -136,6 +137,7 @@ __device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int
 template <int E>
 __global__ void densify_kernel(const CodedLayer a, int groups, int64_t compressed, int64_t buffered, int s,
                                __half* out_k, __half* out_v, int64_t out_rows) {
+  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
   const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   densify_row<E>(a, groups, compressed, buffered, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);
 }
@@ -149,6 +151,7 @@ __global__ void append_densify_kernel(const float* k, const float* v, int n, int
                                       int64_t compressed, int s, __half* out_k, __half* out_v, int64_t out_rows,
                                       int append_blocks) {
   constexpr int M = 32 * E;
+  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
   if (int(blockIdx.x) >= append_blocks) {  // block-uniform
     const int64_t warp = (int64_t(blockIdx.x - append_blocks) * blockDim.x + threadIdx.x) >> 5;
     densify_row<E>(a, groups, compressed, row0, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);

@@ -1,5 +1,6 @@
 // Device helpers shared by the kernels: warp reductions, FP8 E4M3 (bit-exact
-// with lexico/fp8.h), and the Ampere/Hopper matrix instructions used.
+// with lexico/fp8.h), the Ampere/Hopper matrix instructions used, and chained
+// (programmatic dependent) launches.
 #pragma once
 #include <cstdint>
 
@@ -80,6 +81,43 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
       "{%0,%1,%2,%3};\n"
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// ---- chained launches (programmatic dependent launch, sm_90) ----
+// A decode step is a chain of small dependent kernels; between two of them the
+// GPU would idle for the next grid's launch. A kernel launched with
+// launch_chained may be scheduled while its predecessor in the stream still
+// runs, once every block of the predecessor has called release_next_grid().
+// The rule that keeps this safe: before wait_prior_grid() a chained kernel
+// reads only data no kernel of the step writes (the dictionaries), and it
+// writes nothing; a kernel calls release_next_grid() only after its own wait,
+// so at most two kernels overlap. Both are no-ops without a chained launch
+// and before sm_90.
+__device__ __forceinline__ void wait_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void release_next_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+template <typename... Params, typename... Args>
+void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                    const Args&... args) {
+  cudaLaunchAttribute chained[1] = {};
+  chained[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  chained[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = chained;
+  config.numAttrs = device_info().major >= 9 ? 1 : 0;  // the mechanism exists from sm_90 on
+  LEXICO_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, args...));
 }
 
 }  // namespace lexico::cuda::dev

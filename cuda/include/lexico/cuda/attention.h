@@ -8,11 +8,12 @@
 //   score_t = q·k_t / √m                       (buffer token t: FP16)
 //   p = softmax over both (one max, one sum)
 //   out = D_v · (Σ_t p_t Σ_i c'_{t,i} e_{i'_{t,i}}) + Σ_buffer p_t v_t
-// The value weights accumulate in the N-dim coefficient domain (in shared
-// memory, bucketed so that no float atomics are needed) and D_v is applied
-// once per head. The token range is split over
-// blocks (flash-decoding); partial maxima, sums and coefficient vectors are
-// merged by a third kernel and D_v applied by the last. Four kernels a call.
+// The value weights accumulate in the N-dim coefficient domain (in
+// registers, the pairs sorted by atom so that no float atomics are needed)
+// and D_v is applied once per head. The token range is split over blocks
+// (flash-decoding); the last kernel merges the partial maxima, sums
+// and coefficient vectors at its atoms and applies D_v. Three kernels a call,
+// chained (programmatic dependent launch on sm_90).
 //
 // Layout (fixed-s rows, as LexicoCache's δ = 0 storage; a code that OMP ended
 // early carries zero coefficients): per sequence and KV head, tokens oldest
@@ -89,7 +90,7 @@ class SparseDecodeAttention {
   DecodeShape shape_;
   int heads_per_block_ = 4;
   size_t max_partials_ = 0;  // batch·n_kv·groups·splits
-  DeviceBuffer<float> qd_, partial_acc_, partial_stats_, buffer_out_, ahat_, buffer_weight_;
+  DeviceBuffer<float> qd_, partial_acc_, partial_stats_, buffer_out_;
 };
 
 // Dense FP16 attention for one new token per sequence (flash-decoding,

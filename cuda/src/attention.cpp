@@ -14,7 +14,9 @@ namespace lexico::cuda {
 namespace {
 
 using attn_detail::kMaxSplits;
-constexpr int64_t kMinTokensPerSplit = attn_detail::kSparseThreads;
+// Fewest tokens a split takes: below, a block's fixed work (qD into shared
+// memory, the sort's scan over N atoms, N partial sums out) outweighs its tokens.
+constexpr int64_t kSparseMinTokens = 512, kDenseMinTokens = 512;
 
 void check_shape(const DecodeShape& s, const char* what) {
   if (s.batch < 1 || s.n_heads < 1 || s.n_kv_heads < 1 || s.n_heads % s.n_kv_heads != 0)
@@ -55,30 +57,30 @@ struct SplitPlan {
 // at least 512 tokens. Non-decreasing in the length, so it bounds the final
 // count of any length up to `max_tokens`, which plan_splits' rounding does
 // not (a capacity of 11,300 plans 12 splits where 11,000 tokens plan 22).
-int64_t max_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
+int64_t max_splits(int64_t max_tokens, int64_t blocks_per_split, int slots, int64_t min_tokens) {
   const int64_t want = std::max<int64_t>(1, slots / blocks_per_split);
-  const int64_t by_length = std::max<int64_t>(1, (max_tokens + kMinTokensPerSplit - 1) / kMinTokensPerSplit);
+  const int64_t by_length = std::max<int64_t>(1, (max_tokens + min_tokens - 1) / min_tokens);
   return std::min<int64_t>({want, by_length, kMaxSplits});
 }
 
-// max_splits, with each split's tokens rounded up to a multiple of 512.
-SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots) {
+// max_splits, with each split's tokens rounded up to a multiple of min_tokens.
+SplitPlan plan_splits(int64_t max_tokens, int64_t blocks_per_split, int slots, int64_t min_tokens) {
   SplitPlan plan;
-  const int64_t splits = max_splits(max_tokens, blocks_per_split, slots);
+  const int64_t splits = max_splits(max_tokens, blocks_per_split, slots, min_tokens);
   int64_t per = (max_tokens + splits - 1) / splits;
-  per = std::max<int64_t>(kMinTokensPerSplit, (per + kMinTokensPerSplit - 1) / kMinTokensPerSplit * kMinTokensPerSplit);
+  per = std::max<int64_t>(min_tokens, (per + min_tokens - 1) / min_tokens * min_tokens);
   plan.tokens_per_split = per;
   plan.splits = int(std::max<int64_t>(1, (max_tokens + per - 1) / per));
   return plan;
 }
 
 // Partial slots (batch·n_kv·groups·splits) a workspace needs for every batch ≤ s.batch.
-size_t max_partials(const DecodeShape& s, int n_hg, int slots) {
+size_t max_partials(const DecodeShape& s, int n_hg, int slots, int64_t min_tokens) {
   size_t most = 0;
   for (int b = 1; b <= s.batch; ++b) {
     const int64_t blocks_per_split = int64_t(b) * s.n_kv_heads * n_hg;
     most = std::max(most, size_t(blocks_per_split) *
-                              size_t(max_splits(std::max<int64_t>(s.compressed_capacity, 1), blocks_per_split, slots)));
+                              size_t(max_splits(std::max<int64_t>(s.compressed_capacity, 1), blocks_per_split, slots, min_tokens)));
   }
   return most;
 }
@@ -122,7 +124,7 @@ SparseDecodeAttention::SparseDecodeAttention(const DecodeShape& max_shape) : sha
   heads_per_block_ = heads_per_block(shape_, device_info().shared_per_block_optin);
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const int n_hg = groups_of(group, heads_per_block_);
-  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count);
+  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count, kSparseMinTokens);
   const size_t groups = size_t(shape_.batch) * shape_.n_kv_heads * n_hg;
   qd_.resize(size_t(shape_.batch) * shape_.n_kv_heads * n_hg * heads_per_block_ * shape_.n_atoms, "attention qD");
   partial_acc_.resize(max_partials_ * shape_.n_atoms * heads_per_block_, "attention partial accumulators");
@@ -164,7 +166,7 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.b_cap = shape_.buffer_capacity;
   a.shared_kv = kv.one_sequence;
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_compressed, 1), int64_t(batch) * a.n_kv * a.n_hg,
-                                     device_info().sm_count);
+                                     device_info().sm_count, kSparseMinTokens);
   a.splits = plan.splits;
   a.tokens_per_split = plan.tokens_per_split;
   if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)
@@ -184,7 +186,7 @@ DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape
   const int group = shape_.n_heads / shape_.n_kv_heads;
   const int hb = dense_heads_per_block(group);
   const int n_hg = group / hb;
-  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count * 4);  // as run's plan
+  max_partials_ = max_partials(shape_, n_hg, device_info().sm_count * 4, kDenseMinTokens);  // as run's plan
   partial_out_.resize(max_partials_ * hb * shape_.head_dim, "dense attention partial outputs");
   partial_stats_.resize(max_partials_ * 2 * hb, "dense attention partial statistics");
 }
@@ -215,7 +217,7 @@ void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int
   a.m = shape_.head_dim;
   // Dense blocks are small (44 KiB, 256 threads): aim at ~8 per SM.
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_length, 1), int64_t(batch) * a.n_kv * a.n_hg,
-                                     device_info().sm_count * 4);
+                                     device_info().sm_count * 4, kDenseMinTokens);
   a.splits = plan.splits;
   a.tokens_per_split = plan.tokens_per_split;
   if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)

@@ -578,16 +578,26 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   const int jj = tid % kApplySub;
   const float* src[kALoads];
   const auto fetch_a = [&](int j0) {
+    const float* at[kALoads];
 #pragma unroll
     for (int r = 0; r < kALoads; ++r) {
-      const int c = (tid + r * kApplyThreads) / kApplySub;
-      float v = 0.0f;
-      if (src[r] && j0 + jj < k1) {
-        const float* at = src[r] + size_t(j0 + jj) * HB;
-#pragma unroll 4
-        for (int p = 0; p < P; ++p) v = fmaf(w_s[c][p], at[size_t(p) * N * HB], v);
-      }
-      a_next[r] = v;
+      a_next[r] = 0.0f;
+      at[r] = src[r] && j0 + jj < k1 ? src[r] + size_t(j0 + jj) * HB : nullptr;
+    }
+    // Eight partials of every load in flight at once: the merge is a chain of
+    // L2 reads (up to 32 partials), latency-bound at small batches.
+    constexpr int kInFlight = 8;
+    for (int p0 = 0; p0 < P; p0 += kInFlight) {
+      float x[kInFlight][kALoads];
+#pragma unroll
+      for (int u = 0; u < kInFlight; ++u)
+#pragma unroll
+        for (int r = 0; r < kALoads; ++r) x[u][r] = at[r] && p0 + u < P ? at[r][size_t(p0 + u) * N * HB] : 0.0f;
+#pragma unroll
+      for (int u = 0; u < kInFlight; ++u)
+#pragma unroll
+        for (int r = 0; r < kALoads; ++r)
+          if (p0 + u < P) a_next[r] = fmaf(w_s[(tid + r * kApplyThreads) / kApplySub][p0 + u], x[u][r], a_next[r]);
     }
   };
   if (k0 < k1) fetch_d(k0);  // while the previous kernel ends

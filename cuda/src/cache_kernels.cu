@@ -49,7 +49,8 @@ __device__ __forceinline__ void append_element(int64_t i, const float* k, const 
 
 __global__ void append_kernel(const float* k, const float* v, int n, int groups, int row_len, __half* dst_k,
                               __half* dst_v, int64_t rows_per_group, int64_t row0, StepLengths lengths) {
-  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
+  dev::wait_prior_grid();  // a chained launch (common.cuh), as the attention after it
+  dev::release_next_grid();
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   append_element(i, k, v, n, groups, row_len, lengths, {dst_k, dst_v, rows_per_group, row0}, {});
 }
@@ -137,7 +138,8 @@ __device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int
 template <int E>
 __global__ void densify_kernel(const CodedLayer a, int groups, int64_t compressed, int64_t buffered, int s,
                                __half* out_k, __half* out_v, int64_t out_rows) {
-  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
+  dev::wait_prior_grid();  // a chained launch (common.cuh), as the attention after it
+  dev::release_next_grid();
   const int64_t warp = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
   densify_row<E>(a, groups, compressed, buffered, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);
 }
@@ -151,7 +153,8 @@ __global__ void append_densify_kernel(const float* k, const float* v, int n, int
                                       int64_t compressed, int s, __half* out_k, __half* out_v, int64_t out_rows,
                                       int append_blocks) {
   constexpr int M = 32 * E;
-  dev::release_next_grid();  // the attention's kernels are chained launches (common.cuh)
+  dev::wait_prior_grid();  // a chained launch (common.cuh), as the attention after it
+  dev::release_next_grid();
   if (int(blockIdx.x) >= append_blocks) {  // block-uniform
     const int64_t warp = (int64_t(blockIdx.x - append_blocks) * blockDim.x + threadIdx.x) >> 5;
     densify_row<E>(a, groups, compressed, row0, s, out_k, out_v, out_rows, warp, threadIdx.x & 31);
@@ -172,10 +175,11 @@ void densify(const CodedLayer& layer, int groups, int64_t compressed, int64_t bu
   auto* v = reinterpret_cast<__half*>(out_values);
   const int blocks = blocks_for(threads);
   if (m == 64)
-    densify_kernel<2><<<blocks, kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
+    dev::launch_chained(densify_kernel<2>, dim3(blocks), dim3(kThreads), 0, stream, layer, groups, compressed, buffered,
+                        s, k, v, out_rows);
   else  // 128: the attention kernels' shape check admits no other
-    densify_kernel<4><<<blocks, kThreads, 0, stream>>>(layer, groups, compressed, buffered, s, k, v, out_rows);
-  LEXICO_CUDA_CHECK_LAUNCH();
+    dev::launch_chained(densify_kernel<4>, dim3(blocks), dim3(kThreads), 0, stream, layer, groups, compressed, buffered,
+                        s, k, v, out_rows);
 }
 
 void append_densify(const float* k, const float* v, int n, const CodedLayer& layer, uint16_t* buffer_k,
@@ -189,21 +193,19 @@ void append_densify(const float* k, const float* v, int n, const CodedLayer& lay
   auto* ok = reinterpret_cast<__half*>(out_keys);
   auto* ov = reinterpret_cast<__half*>(out_values);
   if (m == 64)
-    append_densify_kernel<2><<<blocks, kThreads, 0, stream>>>(k, v, n, groups, bk, bv, row0, lengths, layer, compressed,
-                                                             s, ok, ov, out_rows, append_blocks);
+    dev::launch_chained(append_densify_kernel<2>, dim3(blocks), dim3(kThreads), 0, stream, k, v, n, groups, bk, bv,
+                        row0, lengths, layer, compressed, s, ok, ov, out_rows, append_blocks);
   else  // 128: the attention kernels' shape check admits no other
-    append_densify_kernel<4><<<blocks, kThreads, 0, stream>>>(k, v, n, groups, bk, bv, row0, lengths, layer, compressed,
-                                                             s, ok, ov, out_rows, append_blocks);
-  LEXICO_CUDA_CHECK_LAUNCH();
+    dev::launch_chained(append_densify_kernel<4>, dim3(blocks), dim3(kThreads), 0, stream, k, v, n, groups, bk, bv,
+                        row0, lengths, layer, compressed, s, ok, ov, out_rows, append_blocks);
 }
 
 void append_step(const float* k, const float* v, int n, int groups, int row_len, uint16_t* dst_k, uint16_t* dst_v,
                  int64_t rows_per_group, int64_t row0, StepLengths lengths, cudaStream_t stream) {
   const int64_t total = std::max<int64_t>(int64_t(n) * groups * row_len, n);
-  append_kernel<<<blocks_for(total), kThreads, 0, stream>>>(k, v, n, groups, row_len, reinterpret_cast<__half*>(dst_k),
-                                                            reinterpret_cast<__half*>(dst_v), rows_per_group, row0,
-                                                            lengths);
-  LEXICO_CUDA_CHECK_LAUNCH();
+  dev::launch_chained(append_kernel, dim3(blocks_for(total)), dim3(kThreads), 0, stream, k, v, n, groups, row_len,
+                      reinterpret_cast<__half*>(dst_k), reinterpret_cast<__half*>(dst_v), rows_per_group, row0,
+                      lengths);
 }
 
 void copy_rows(const uint16_t* src, RowBlock s, uint16_t* dst, RowBlock d, int groups, int64_t rows, int row_len,

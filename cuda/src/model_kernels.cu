@@ -2,6 +2,7 @@
 
 #include <cuda_fp16.h>
 
+#include "common.cuh"
 #include "lexico/cuda/device.h"
 
 namespace lexico::cuda::model_detail {
@@ -44,6 +45,7 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, 
 // One thread per (token, head slot, i < m/2): the pair (i, i + m/2).
 __global__ void split_qkv_rope_kernel(const float* qkv, const float* bias, const float* cos, const float* sin, int n,
                                       int n_heads, int n_kv, int m, float* q, float* k, float* v, float* k_pre) {
+  dev::release_next_grid();  // the cache's append is a chained launch (common.cuh)
   const int half = m / 2, slots = n_heads + 2 * n_kv;
   const int64_t id = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (id >= int64_t(n) * slots * half) return;
@@ -83,6 +85,7 @@ __global__ void silu_mul_kernel(const float* gu, int rows, int hidden, T* out) {
 }
 
 __global__ void to_half_kernel(const float* x, size_t count, uint16_t* y) {
+  dev::wait_prior_grid();  // a chained launch after the attention
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) y[i] = __half_as_ushort(__float2half_rn(x[i]));
 }
@@ -126,8 +129,8 @@ void silu_mul(const float* gu, int rows, int hidden, uint16_t* out, cudaStream_t
 
 void to_half(const float* x, size_t count, uint16_t* y, cudaStream_t stream) {
   if (count == 0) return;
-  to_half_kernel<<<int((count + kThreads - 1) / kThreads), kThreads, 0, stream>>>(x, count, y);
-  LEXICO_CUDA_CHECK_LAUNCH();
+  dev::launch_chained(to_half_kernel, dim3(int((count + kThreads - 1) / kThreads)), dim3(kThreads), 0, stream, x,
+                      count, y);
 }
 
 }  // namespace lexico::cuda::model_detail

@@ -66,10 +66,13 @@ __device__ __forceinline__ void decode_fp8x4(uint32_t w, float (&out)[4]) {
   out[3] = b.y;
 }
 
-// One FP8 E4M3 code to float through the hardware conversion (exact).
+// One FP8 E4M3 code as FP16 bits through the hardware conversion (exact:
+// every E4M3 value is an FP16 one), and as a float.
+__device__ __forceinline__ uint32_t fp8_to_half_bits(uint32_t code) {
+  return __nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(code & 0xFFu), __NV_E4M3).x;
+}
 __device__ __forceinline__ float fp8_to_float(uint32_t code) {
-  const __half_raw h = __nv_cvt_fp8_to_halfraw(__nv_fp8_storage_t(code & 0xFFu), __NV_E4M3);
-  return __half2float(__half(h));
+  return __half2float(__ushort_as_half(uint16_t(fp8_to_half_bits(code))));
 }
 
 // Block-wide max / sum of HB values per thread over the NW warps of the
@@ -262,28 +265,41 @@ struct PartialLayout {
   }
 };
 
-// A value pair of the chunk, sorted by atom: token in the chunk (10 bits), FP8 code (8 bits).
-__device__ __forceinline__ uint32_t pack_pair(uint32_t token, uint32_t code) { return token | (code << 10); }
+// A value pair of the chunk, sorted by atom: token in the chunk (10 bits) and
+// the code as FP16 bits (16), decoded when the pair is sorted rather than in
+// the value pass, whose loops diverge.
+__device__ __forceinline__ uint32_t pack_pair(uint32_t token, uint32_t fp8_code) {
+  return token | (fp8_to_half_bits(fp8_code) << 10);
+}
 
-// Value pass of one chunk: the pairs [begin, end) of one atom, into its accumulator.
+template <int HB>
+__device__ __forceinline__ void apply_pair(uint32_t w, const float* p_s, float (&acc)[HB]) {
+  const int t = int(w & 0x3FFu);
+  const float c = __half2float(__ushort_as_half(uint16_t(w >> 10)));
+  if constexpr (HB == 4) {
+    const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
+    acc[0] = fmaf(pv.x, c, acc[0]);
+    acc[1] = fmaf(pv.y, c, acc[1]);
+    acc[2] = fmaf(pv.z, c, acc[2]);
+    acc[3] = fmaf(pv.w, c, acc[3]);
+  } else {
+#pragma unroll
+    for (int g = 0; g < HB; ++g) acc[g] = fmaf(p_s[t * HB + g], c, acc[g]);
+  }
+}
+
+// Value pass of one chunk: the pairs [begin, end) of one atom, into its
+// accumulator; two a trip, for two independent loads in flight.
 template <int HB>
 __device__ __forceinline__ void apply_atom(int begin, int end, const uint32_t* entries, const float* p_s,
                                            float (&acc)[HB]) {
-  for (int e = begin; e < end; ++e) {
-    const uint32_t w = entries[e];
-    const int t = int(w & 0x3FFu);
-    const float c = fp8_to_float(w >> 10);
-    if constexpr (HB == 4) {
-      const float4 pv = reinterpret_cast<const float4*>(p_s)[t];
-      acc[0] = fmaf(pv.x, c, acc[0]);
-      acc[1] = fmaf(pv.y, c, acc[1]);
-      acc[2] = fmaf(pv.z, c, acc[2]);
-      acc[3] = fmaf(pv.w, c, acc[3]);
-    } else {
-#pragma unroll
-      for (int g = 0; g < HB; ++g) acc[g] = fmaf(p_s[t * HB + g], c, acc[g]);
-    }
+  int e = begin;
+  for (; e + 1 < end; e += 2) {
+    const uint32_t w0 = entries[e], w1 = entries[e + 1];
+    apply_pair<HB>(w0, p_s, acc);
+    apply_pair<HB>(w1, p_s, acc);
   }
+  if (e < end) apply_pair<HB>(entries[e], p_s, acc);
 }
 
 template <int HB, int SV, int M>

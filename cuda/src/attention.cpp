@@ -79,8 +79,8 @@ size_t max_partials(const DecodeShape& s, int n_hg, int slots, int64_t min_token
   size_t most = 0;
   for (int b = 1; b <= s.batch; ++b) {
     const int64_t blocks_per_split = int64_t(b) * s.n_kv_heads * n_hg;
-    most = std::max(most, size_t(blocks_per_split) *
-                              size_t(max_splits(std::max<int64_t>(s.compressed_capacity, 1), blocks_per_split, slots, min_tokens)));
+    const int64_t splits = max_splits(std::max<int64_t>(s.compressed_capacity, 1), blocks_per_split, slots, min_tokens);
+    most = std::max(most, size_t(blocks_per_split) * size_t(splits));
   }
   return most;
 }

@@ -90,9 +90,10 @@ __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4],
 // runs, once every block of the predecessor has called release_next_grid().
 // The rule that keeps this safe: before wait_prior_grid() a chained kernel
 // reads only data no kernel of the step writes (the dictionaries), and it
-// writes nothing; a kernel calls release_next_grid() only after its own wait,
-// so at most two kernels overlap. Both are no-ops without a chained launch
-// and before sm_90.
+// writes nothing; it calls release_next_grid() only after its own wait, so
+// at most two kernels overlap. An ordinary launch (its predecessor done) may
+// release at once. Both calls are no-ops without a chained launch and before
+// sm_90.
 __device__ __forceinline__ void wait_prior_grid() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");

@@ -619,24 +619,36 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   if (k0 < k1) fetch_d(k0);  // while the previous kernel ends
   dev::wait_prior_grid();
   dev::release_next_grid();
-  for (int c = warp; c < kApplyCols; c += kApplyThreads / 32) {  // a warp a column, a lane a partial
-    if (col0 + c >= n_cols) continue;
-    const ColumnSlot cs = column_slot(a, col0 + c);
-    const float* st = a.partial_stats + cs.grp * (P + 1) * 2 * HB;
-    float m[2], e[2];
+  {  // weights: a warp per column, a lane per partial; a warp's 4 columns load at once
+    constexpr int kCols = kApplyCols / (kApplyThreads / 32);
+    float m[kCols][2], sv[kCols][2];
 #pragma unroll
-    for (int u = 0; u < 2; ++u) m[u] = lane + 32 * u <= P ? st[(lane + 32 * u) * 2 * HB + cs.g] : -INFINITY;
-    const float mx = dev::warp_max(fmaxf(m[0], m[1]));
-    float sum = 0.0f;
+    for (int i = 0; i < kCols; ++i) {
+      const int col = col0 + warp + i * (kApplyThreads / 32);
+      const ColumnSlot cs = column_slot(a, min(col, n_cols - 1));
+      const float* st = a.partial_stats + cs.grp * (P + 1) * 2 * HB + cs.g;
 #pragma unroll
-    for (int u = 0; u < 2; ++u) {
-      e[u] = m[u] == -INFINITY ? 0.0f : __expf(m[u] - mx);
-      if (e[u] != 0.0f) sum += e[u] * st[(lane + 32 * u) * 2 * HB + HB + cs.g];
+      for (int u = 0; u < 2; ++u) {
+        const int p = lane + 32 * u;
+        const bool in = col < n_cols && p <= P;
+        m[i][u] = in ? st[p * 2 * HB] : -INFINITY;
+        sv[i][u] = in ? st[p * 2 * HB + HB] : 0.0f;
+      }
     }
-    sum = dev::warp_sum(sum);
 #pragma unroll
-    for (int u = 0; u < 2; ++u)
-      if (lane + 32 * u <= P) w_s[c][lane + 32 * u] = sum > 0.0f ? e[u] / sum : 0.0f;
+    for (int i = 0; i < kCols; ++i) {
+      const float mx = dev::warp_max(fmaxf(m[i][0], m[i][1]));
+      float e[2], sum = 0.0f;
+#pragma unroll
+      for (int u = 0; u < 2; ++u) {
+        e[u] = m[i][u] == -INFINITY ? 0.0f : __expf(m[i][u] - mx);
+        sum += e[u] * sv[i][u];
+      }
+      sum = dev::warp_sum(sum);
+#pragma unroll
+      for (int u = 0; u < 2; ++u)
+        if (lane + 32 * u <= P) w_s[warp + i * (kApplyThreads / 32)][lane + 32 * u] = sum > 0.0f ? e[u] / sum : 0.0f;
+    }
   }
 #pragma unroll
   for (int r = 0; r < kALoads; ++r) {

@@ -591,14 +591,14 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
   };
   // Load r of a thread: column c_r = (tid + 256·r) / 32, atom j0 + tid % 32
   // (consecutive atoms of a column); its partials start at src_r.
-  const int jj = tid % kApplySub;
+  const int my_atom = tid % kApplySub;
   const float* src[kALoads];
   const auto fetch_a = [&](int j0) {
     const float* at[kALoads];
 #pragma unroll
     for (int r = 0; r < kALoads; ++r) {
       a_next[r] = 0.0f;
-      at[r] = src[r] && j0 + jj < k1 ? src[r] + size_t(j0 + jj) * HB : nullptr;
+      at[r] = src[r] && j0 + my_atom < k1 ? src[r] + size_t(j0 + my_atom) * HB : nullptr;
     }
     // Eight partials of every load in flight at once: the merge is a chain of
     // L2 reads (up to 32 partials), latency-bound at small batches.

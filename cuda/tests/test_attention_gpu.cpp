@@ -235,30 +235,16 @@ void run_case(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int
 
 TEST_CASE("sparse decode attention matches the densified computation (m = 128, s = 16)") {
   LEXICO_REQUIRE_GPU();
-  DecodeShape shape;
-  shape.batch = 3;
-  shape.n_heads = 8;
-  shape.n_kv_heads = 2;
-  shape.head_dim = 128;
-  shape.n_atoms = 1024;
-  shape.sparsity = 16;
-  shape.compressed_capacity = 3000;
-  shape.buffer_capacity = 128;
+  DecodeShape shape{.batch = 3, .n_heads = 8, .n_kv_heads = 2, .head_dim = 128, .n_atoms = 1024, .sparsity = 16,
+                    .compressed_capacity = 3000, .buffer_capacity = 128};
   run_case(shape, {2999, 1500, 0}, {37, 128, 5}, 1.0f, 1);
   run_case(shape, {3000, 700, 2}, {0, 1, 128}, 12.0f, 2);  // sharp softmax: exercises the running-max rescale
 }
 
 TEST_CASE("sparse decode attention: m = 64, s = 8 and a generic s, one query head per KV head") {
   LEXICO_REQUIRE_GPU();
-  DecodeShape shape;
-  shape.batch = 2;
-  shape.n_heads = 4;
-  shape.n_kv_heads = 4;
-  shape.head_dim = 64;
-  shape.n_atoms = 777;
-  shape.sparsity = 8;
-  shape.compressed_capacity = 1200;
-  shape.buffer_capacity = 64;
+  DecodeShape shape{.batch = 2, .n_heads = 4, .n_kv_heads = 4, .head_dim = 64, .n_atoms = 777, .sparsity = 8,
+                    .compressed_capacity = 1200, .buffer_capacity = 64};
   run_case(shape, {1200, 513}, {64, 3}, 2.0f, 3);
   shape.sparsity = 12;
   shape.n_heads = 16;  // 4 heads a group
@@ -270,13 +256,8 @@ TEST_CASE("sparse decode attention: m = 64, s = 8 and a generic s, one query hea
 
 TEST_CASE("decode attention: groups of 2, 3, 5, 6 and 12 query heads (SmolLM2's 9 over 3, and heads that 4 or 8 do not divide)") {
   LEXICO_REQUIRE_GPU();
-  DecodeShape shape;
-  shape.batch = 2;
-  shape.head_dim = 64;
-  shape.n_atoms = 1024;
-  shape.sparsity = 16;
-  shape.compressed_capacity = 700;
-  shape.buffer_capacity = 128;
+  DecodeShape shape{
+      .batch = 2, .head_dim = 64, .n_atoms = 1024, .sparsity = 16, .compressed_capacity = 700, .buffer_capacity = 128};
   for (int group : {2, 3, 5, 6, 12}) {  // 2: two heads a block; 5 and 6: a second block with padding slots
     CAPTURE(group);
     shape.n_kv_heads = 3;
@@ -287,14 +268,10 @@ TEST_CASE("decode attention: groups of 2, 3, 5, 6 and 12 query heads (SmolLM2's 
 
 TEST_CASE("sparse decode attention: splits of 1,024 tokens (two a thread), many columns, a generic s, N < 512") {
   LEXICO_REQUIRE_GPU();
-  DecodeShape shape;
-  shape.batch = 2;
-  shape.n_heads = 8;
-  shape.n_kv_heads = 2;
-  shape.head_dim = 128;
-  shape.n_atoms = 4096;  // every thread owns 8 atoms
-  shape.compressed_capacity = 20000;  // ≥ 1,024 tokens a split on any GPU of ≤ 160 SMs
-  shape.buffer_capacity = 128;
+  DecodeShape shape{.batch = 2, .n_heads = 8, .n_kv_heads = 2, .head_dim = 128,
+                    .n_atoms = 4096,               // every thread owns 8 atoms
+                    .compressed_capacity = 20000,  // ≥ 1,024 tokens a split on any GPU of ≤ 160 SMs
+                    .buffer_capacity = 128};
   for (int s : {16, 8}) {
     CAPTURE(s);
     shape.sparsity = s;
@@ -302,24 +279,14 @@ TEST_CASE("sparse decode attention: splits of 1,024 tokens (two a thread), many 
   }
   // 288 columns (9 sequences × 32 heads): the D_v·Â kernel takes several
   // 32-atom steps a block and qD 32 atoms a block; N not a multiple of 32.
-  shape.batch = 9;
-  shape.n_heads = 32;
-  shape.n_kv_heads = 8;
-  shape.n_atoms = 1000;
-  shape.sparsity = 16;
-  shape.compressed_capacity = 600;
-  shape.buffer_capacity = 64;
+  shape = {.batch = 9, .n_heads = 32, .n_kv_heads = 8, .head_dim = 128, .n_atoms = 1000, .sparsity = 16,
+           .compressed_capacity = 600, .buffer_capacity = 64};
   run_case(shape, {600, 1, 599, 300, 0, 600, 17, 512, 513}, {64, 0, 10, 64, 1, 33, 64, 5, 0}, 1.0f, 30);
   shape.head_dim = 64;
   run_case(shape, {599, 600, 1, 2, 300, 64, 65, 0, 600}, {1, 0, 64, 64, 2, 3, 0, 64, 64}, 1.0f, 33);
-  shape.head_dim = 128;
   // A generic s (512-token chunks, rows in local memory) and fewer atoms than threads.
-  shape.batch = 2;
-  shape.n_heads = 8;
-  shape.n_kv_heads = 2;
-  shape.sparsity = 32;
-  shape.n_atoms = 1024;
-  shape.compressed_capacity = 1500;
+  shape = {.batch = 2, .n_heads = 8, .n_kv_heads = 2, .head_dim = 128, .n_atoms = 1024, .sparsity = 32,
+           .compressed_capacity = 1500, .buffer_capacity = 64};
   run_case(shape, {1500, 700}, {64, 3}, 1.0f, 31);
   shape.sparsity = 16;
   shape.n_atoms = 300;

@@ -1,8 +1,8 @@
 // End-to-end prefill and decoding on the GPU with the Lexico cache against
 // the full cache, and the CPU forward as the reference, in the same run.
 //
-//   bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...]
-//                    [--densify-limit T] [--compare-plans]
+//   bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] [--contexts a,b,...]
+//                    [--densify-limit T] [--compare-plans] [--compare-batches]
 //
 // A model of the named shape with random weights (lexico::synthetic_model:
 // the real weights cannot reach the GPU machine), FP16 weights, one sequence.
@@ -10,9 +10,11 @@
 // 128, random dictionaries of N atoms), with the encoding overlapped (the
 // default) and, for s = 16, serial. --densify-limit sets the Lexico caches'
 // GpuLexicoCache::set_densify_limit (decode steps over at most T compressed
-// tokens take the dense plan; 0: always the sparse kernels); --compare-plans
-// adds s = 16 and s = 8 caches that always take the sparse kernels, decoded
-// in the same rounds.
+// tokens take the dense plan; 0: always the sparse kernels; default: the
+// model's, GpuModel::densify_limit); --compare-plans adds s = 16 and s = 8
+// caches that always take the sparse kernels, --compare-batches s = 16 and
+// s = 8 caches that code every decode step (encode batch 1, not a full OMP
+// tile's worth of steps), decoded in the same rounds.
 //   prefill: 2,048 tokens in one step and 8,192 in steps of 2,048, until the
 //     first token and until every code is stored;
 //   decode: per context length C, every cache is filled to C positions with
@@ -59,11 +61,14 @@ ModelConfig shape_config(const std::string& name) {
   if (name == "smollm2") {  // SmolLM2-135M
     c.dim = 576, c.n_layers = 30, c.n_heads = 9, c.n_kv_heads = 3, c.head_dim = 64, c.hidden_dim = 1536;
     c.vocab_size = 49152, c.rope_theta = 100000, c.tied_embeddings = true;
+  } else if (name == "llama1b") {  // Llama-3.2-1B
+    c.dim = 2048, c.n_layers = 16, c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 64, c.hidden_dim = 8192;
+    c.vocab_size = 128256, c.rope_theta = 500000, c.tied_embeddings = true;
   } else if (name == "llama8b") {  // Llama-3.1-8B
     c.dim = 4096, c.n_layers = 32, c.n_heads = 32, c.n_kv_heads = 8, c.head_dim = 128, c.hidden_dim = 14336;
     c.vocab_size = 128256, c.rope_theta = 500000;
   } else {
-    std::fprintf(stderr, "bench_cuda_model: unknown shape '%s' (smollm2, llama8b)\n", name.c_str());
+    std::fprintf(stderr, "bench_cuda_model: unknown shape '%s' (smollm2, llama1b, llama8b)\n", name.c_str());
     std::exit(2);
   }
   c.max_context = 1 << 20;
@@ -115,9 +120,10 @@ struct CacheKind {
   int sparsity = 0;  // 0: the full cache
   bool overlap = true;
   int64_t densify_limit = -1;  // -1: the run's --densify-limit
+  int encode_batch = 0;        // GpuLexicoCache's encode_batch (0: a full OMP tile)
 };
 
-int64_t densify_limit = GpuLexicoCache::kDensifyLimit;
+int64_t densify_limit = -1;  // -1: the model's (GpuModel::densify_limit)
 
 std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape, const Dictionary& dict,
                                  int64_t capacity, int max_step) {
@@ -125,7 +131,8 @@ std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape,
   LexicoOptions o;
   o.sparsity = kind.sparsity;
   o.buffer = 128;
-  auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap);
+  auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap,
+                                                kind.overlap ? kind.encode_batch : 0);
   cache->set_densify_limit(kind.densify_limit >= 0 ? kind.densify_limit : densify_limit);
   return cache;
 }
@@ -145,7 +152,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string shape_name = "smollm2";
   int n_atoms = 4096;
-  bool compare_plans = false;
+  bool compare_plans = false, compare_batches = false;
   std::vector<int64_t> contexts;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
@@ -154,10 +161,11 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--contexts") && i + 1 < argc) contexts = parse_list(argv[++i]);
     else if (!std::strcmp(argv[i], "--densify-limit") && i + 1 < argc) densify_limit = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--compare-plans")) compare_plans = true;
+    else if (!std::strcmp(argv[i], "--compare-batches")) compare_batches = true;
     else {
       std::fprintf(stderr,
-                   "usage: bench_cuda_model [--quick] [--shape smollm2|llama8b] [--atoms N] [--contexts a,b,...] "
-                   "[--densify-limit T] [--compare-plans]\n");
+                   "usage: bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] "
+                   "[--contexts a,b,...] [--densify-limit T] [--compare-plans] [--compare-batches]\n");
       return 2;
     }
   }
@@ -175,9 +183,9 @@ int main(int argc, char** argv) {
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   std::printf("bench_cuda_model  %s  %s\n", date, info.summary().c_str());
   std::printf("shape %s: dim %d, %d layers, %d/%d heads, head_dim %d, hidden %d, vocab %d; random FP16 weights; "
-              "dictionaries N = %d; densify limit %lld\n",
+              "dictionaries N = %d\n",
               shape_name.c_str(), config.dim, config.n_layers, config.n_heads, config.n_kv_heads, config.head_dim,
-              config.hidden_dim, config.vocab_size, n_atoms, (long long)densify_limit);
+              config.hidden_dim, config.vocab_size, n_atoms);
 
   auto t0 = Clock::now();
   const Model model = synthetic_model(config, 1);
@@ -185,13 +193,19 @@ int main(int argc, char** argv) {
   std::printf("synthetic weights and dictionaries made in %.1f s\n", seconds_since(t0));
   reset_device_bytes_peak();
   GpuModel gpu(model, WeightPrecision::F16, kPrefillStep);
-  std::printf("GPU weights: %.1f MiB\n\n", gpu.weight_bytes() / 1048576.0);
+  if (densify_limit < 0) densify_limit = gpu.densify_limit();
+  std::printf("GPU weights: %.1f MiB; densify limit %lld; encode batch %d tokens\n\n", gpu.weight_bytes() / 1048576.0,
+              (long long)densify_limit, GpuLexicoCache::auto_encode_batch(shape));
 
   std::vector<CacheKind> kinds = {
       {"full FP16", 0}, {"lexico s=16", 16}, {"lexico s=8", 8}, {"s=16 serial", 16, false}};
   if (compare_plans) {  // the sparse kernels on every decode step, in the same rounds
     kinds.push_back({"s=16 sparse", 16, true, 0});
     kinds.push_back({"s=8 sparse", 8, true, 0});
+  }
+  if (compare_batches) {  // every decode step coded, in the same rounds
+    kinds.push_back({"s=16 batch 1", 16, true, -1, 1});
+    kinds.push_back({"s=8 batch 1", 8, true, -1, 1});
   }
 
   // Prefill through the model: one step of 2,048 tokens, and 8,192 tokens in

@@ -28,11 +28,11 @@ LexicoOptions checked(const CacheShape& shape, const Dictionary& dict, const Lex
 
 // dense_shape's step over `capacity` rows, plus the codes (N, s) and the buffer's rows.
 DecodeShape decode_shape(const CacheShape& shape, int n_atoms, const LexicoOptions& o, int64_t capacity,
-                         int max_step) {
+                         int max_step, int buffer_rows) {
   DecodeShape d = cache_detail::dense_shape(shape, capacity, max_step);
   d.n_atoms = n_atoms;
   d.sparsity = o.sparsity;
-  d.buffer_capacity = o.buffer + max_step;
+  d.buffer_capacity = buffer_rows;
   // A longer buffer (a prompt of more than N − n_b tokens, still exact) takes the dense plan.
   d.max_buffered = std::min(n_atoms, d.buffer_capacity);
   return d;
@@ -56,22 +56,42 @@ GpuOmpEncoder make_encoder(const CacheShape& shape, const Dictionary& dict, cons
   return GpuOmpEncoder(dicts);
 }
 
+int checked_encode_batch(const CacheShape& shape, int encode_batch, bool overlap) {
+  if (encode_batch < 0 || encode_batch > GpuLexicoCache::kMaxEncodeBatch)
+    usage_error("lexico cache", "an encode batch of {} tokens is outside 0..{}", encode_batch,
+                GpuLexicoCache::kMaxEncodeBatch);
+  if (!overlap) {
+    if (encode_batch > 1)
+      usage_error("lexico cache", "serial encoding codes every step; an encode batch of {} needs overlap",
+                  encode_batch);
+    return 1;
+  }
+  return encode_batch == 0 ? GpuLexicoCache::auto_encode_batch(shape) : encode_batch;
+}
+
 }  // namespace
 
 std::string GpuLexicoCache::unsupported_reason(const CacheShape& shape, int n_atoms, const LexicoOptions& o,
                                                int max_step) {
   std::string why = GpuOmpEncoder::unsupported_reason(shape.head_dim, n_atoms, omp_options(o));
-  if (why.empty()) why = SparseDecodeAttention::unsupported_reason(decode_shape(shape, n_atoms, o, 1, max_step));
+  if (why.empty())
+    why = SparseDecodeAttention::unsupported_reason(decode_shape(shape, n_atoms, o, 1, max_step, o.buffer + max_step));
   return why;
 }
 
+int GpuLexicoCache::auto_encode_batch(const CacheShape& shape) {
+  constexpr int kTileVectors = 64;  // GpuOmpEncoder's bulk tile
+  return std::clamp((kTileVectors + shape.n_kv_heads - 1) / shape.n_kv_heads, 1, kMaxEncodeBatch);
+}
+
 GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options,
-                               int64_t capacity, int max_step, bool overlap_encoding)
+                               int64_t capacity, int max_step, bool overlap_encoding, int encode_batch)
     : GpuKvCache(shape, capacity, max_step), options_(checked(shape, dictionary, options)),
-      n_atoms_(dictionary.n_atoms), buffer_capacity_(options_.buffer + max_step),
+      n_atoms_(dictionary.n_atoms), encode_batch_(checked_encode_batch(shape, encode_batch, overlap_encoding)),
+      code_rows_(max_step + encode_batch_ - 1), buffer_capacity_(options_.buffer + code_rows_),
       encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
       buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
-      attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step)),
+      attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step, buffer_capacity_)),
       dense_attention_(cache_detail::dense_shape(shape, capacity + buffer_capacity_, max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
   const size_t N = n_atoms_;
@@ -89,8 +109,8 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
   indices_.resize(2 * L * H * capacity * s, "lexico cache indices");
   codes_.resize(indices_.size(), "lexico cache coefficients");
   buffer_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer");
-  encode_in_.resize(2 * L * H * max_step * m, "lexico cache encoder input");
-  slot_indices_.resize(2 * L * H * max_step * s, "lexico cache encoder indices");
+  encode_in_.resize(2 * L * H * code_rows_ * m, "lexico cache encoder input");
+  slot_indices_.resize(2 * L * H * code_rows_ * s, "lexico cache encoder indices");
   slot_codes_.resize(slot_indices_.size(), "lexico cache encoder coefficients");
   shift_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer shift");
   compressed_lengths_.resize(max_step, "lexico cache lengths");
@@ -245,7 +265,7 @@ void GpuLexicoCache::finish_step(cudaStream_t stream) {
   check_layers_in_step();
   commit(stream);
   const int64_t c = buffered_[0] - options_.buffer;  // tokens to code, per layer and KV head
-  if (c <= 0) return;
+  if (c < encode_batch_) return;  // encode_batch ≥ 1
   encode(c, stream);
   if (!overlap_) commit(stream);
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "lexico/cuda/device.h"
+#include "lexico/cuda/lexico_cache.h"
 #include "lexico/error.h"
 #include "lexico/half.h"
 #include "blas.h"
@@ -210,6 +211,14 @@ size_t GpuModel::weight_bytes() const {
     n += bytes(l.qkv) + bytes(l.wo) + bytes(l.gate_up) + bytes(l.down) + l.attn_norm.bytes() + l.ffn_norm.bytes() +
          l.qkv_bias.bytes();
   return n;
+}
+
+int64_t GpuModel::densify_limit() const {
+  const Impl& g = *impl_;
+  size_t layer_bytes = 0;
+  for (const DeviceMatrix* m : {&g.layers[0].qkv, &g.layers[0].wo, &g.layers[0].gate_up, &g.layers[0].down})
+    layer_bytes += m->f32.bytes() + m->f16.bytes();
+  return layer_bytes < kLaunchBoundLayerBytes ? GpuLexicoCache::kDensifyLimit : 0;
 }
 
 Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which,

@@ -29,8 +29,14 @@
 // finish_step (or earlier, when a step needs the buffer rows). Until then
 // the tokens being coded are attended from the FP16 buffer, exactly; so a
 // decode step sees n_b + 1 exact tokens where the CPU cache sees n_b, and
-// the OMP's latency leaves the decode loop. flush() commits at once; with
-// overlap off every step gives the CPU LexicoCache's state and results.
+// the OMP's latency leaves the decode loop. Decode steps are coded in
+// batches of encode_batch() tokens: an OMP launch streams each dictionary
+// once a pursuit step whatever its vectors, so coding one token's 8 heads at
+// a time (Llama-3.1-8B) moved 64 dictionaries × s steps through memory per
+// token, beside the step's own weights; a batch fills a full OMP tile
+// (64 vectors a dictionary) and the buffer holds up to encode_batch() − 1
+// more exact tokens meanwhile. flush() commits at once; with overlap off
+// every step is coded, and gives the CPU LexicoCache's state and results.
 #pragma once
 #include <vector>
 
@@ -48,13 +54,17 @@ class GpuLexicoCache : public GpuKvCache {
   // then Error(Internal, "cuda", reason) when the GPU kernels do not take
   // this shape (unsupported_reason) or it does not fit the GPU. capacity
   // bounds every layer's positions; a step holds at most max_step tokens. A
-  // step's tokens stay exact in the FP16 buffer (n_b + max_step rows) until
-  // finish_step codes all but the newest n_b, so a prompt of up to max_step
+  // step's tokens stay exact in the FP16 buffer (n_b + max_step +
+  // encode_batch − 1 rows) until finish_step codes all but the newest n_b
+  // (at a batch's end when overlapping), so a prompt of up to max_step
   // tokens is attended exactly and coded after, as LexicoCache does;
   // attention over a buffer longer than the dictionary's atoms (the sparse
   // kernels' limit) takes the dense plan.
+  // encode_batch: decode steps coded together when overlapping (0: enough
+  // tokens to fill an OMP tile, auto_encode_batch; 1: every step, the CPU's
+  // policy one step late); serial encoding takes 0 or 1 and codes every step.
   GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options, int64_t capacity,
-                 int max_step = 512, bool overlap_encoding = true);
+                 int max_step = 512, bool overlap_encoding = true, int encode_batch = 0);
   ~GpuLexicoCache() override;
   // Empty when the kernels take this shape and these options; else why not.
   static std::string unsupported_reason(const CacheShape& shape, int n_atoms, const LexicoOptions& options,
@@ -80,6 +90,10 @@ class GpuLexicoCache : public GpuKvCache {
   void set_densify_limit(int64_t tokens) { densify_limit_ = tokens; }
   int64_t densify_limit() const { return densify_limit_; }
   static constexpr int64_t kDensifyLimit = 2560;
+  int encode_batch() const { return encode_batch_; }
+  // ⌈64 / KV heads⌉ tokens (a full OMP tile of 64 vectors a dictionary), at most kMaxEncodeBatch.
+  static int auto_encode_batch(const CacheShape& shape);
+  static constexpr int kMaxEncodeBatch = 32;
   std::string name() const override;
   // The stored code of compressed token `token` (0 = oldest) of one head, as
   // LexicoCache::code: s indices and FP8 codes (synchronises; for tests;
@@ -100,14 +114,16 @@ class GpuLexicoCache : public GpuKvCache {
 
   LexicoOptions options_;
   int n_atoms_;
-  int buffer_capacity_;  // n_b + max_step
+  int encode_batch_;
+  int code_rows_;        // most rows one encoding codes: max_step + encode_batch − 1
+  int buffer_capacity_;  // n_b + code_rows
   GpuOmpEncoder encoder_;  // dictionaries 0..L-1 keys, L..2L-1 values
   DeviceBuffer<float> dictionaries_;     // [kind][layer][N][m], atom-major
   DeviceBuffer<uint16_t> indices_;       // [kind][layer][kv head][capacity][s]
   DeviceBuffer<uint8_t> codes_;          // FP8 E4M3, same layout
   DeviceBuffer<uint16_t> buffer_;        // FP16 bits, [kind][layer][kv head][buffer_capacity][m]
-  DeviceBuffer<float> encode_in_;        // [kind][layer][kv head][max_step][m]
-  DeviceBuffer<uint16_t> slot_indices_;  // encoder output, [kind][layer][kv head][max_step][s]
+  DeviceBuffer<float> encode_in_;        // [kind][layer][kv head][code_rows][m]
+  DeviceBuffer<uint16_t> slot_indices_;  // encoder output, [kind][layer][kv head][code_rows][s]
   DeviceBuffer<uint8_t> slot_codes_;
   DeviceBuffer<uint16_t> shift_;         // the kept buffer rows while they move to the front
   DeviceBuffer<int32_t> compressed_lengths_, buffer_lengths_;  // [max_step], per query

@@ -49,6 +49,22 @@ float relative_error(const Matrix& a, const Matrix& b) {
   return (a - b).cwiseAbs().maxCoeff() / b.cwiseAbs().maxCoeff();
 }
 
+// Of the first `tokens` compressed tokens of layer 0 (every KV head, keys and
+// values), how many the GPU cache stores with the CPU cache's code.
+int same_codes(const GpuLexicoCache& gpu, const LexicoCache& cpu, int kv_heads, int64_t tokens) {
+  std::vector<uint16_t> gi, ci;
+  std::vector<uint8_t> gc, cc;
+  int same = 0;
+  for (KvKind kind : {KvKind::Keys, KvKind::Values})
+    for (int h = 0; h < kv_heads; ++h)
+      for (int64_t t = 0; t < tokens; ++t) {
+        gpu.code(0, h, kind, t, gi, gc);
+        cpu.code(0, h, kind, t, ci, cc);
+        same += gi == ci && gc == cc;
+      }
+  return same;
+}
+
 }  // namespace
 
 TEST_CASE("GPU model: a head dimension the kernels do not take is refused with the reason") {
@@ -313,19 +329,9 @@ TEST_CASE("GPU lexico cache: overlapped decode steps coded in batches keep the C
     CHECK(gpu_cache.compressed_length(0) == 108 - 16);
     CHECK(gpu_cache.buffer_length(0) == 16);
     // The same codes as the CPU's.
-    std::vector<uint16_t> gi, ci;
-    std::vector<uint8_t> gc, cc;
-    const LexicoCache& cpu_cache = *cpu_caches[0];
-    int same = 0, total = 0;
-    for (KvKind kind : {KvKind::Keys, KvKind::Values})
-      for (int h = 0; h < c.n_kv_heads; ++h)
-        for (int64_t t = 0; t < cpu_cache.compressed_length(0); ++t) {
-          gpu_cache.code(0, h, kind, t, gi, gc);
-          cpu_cache.code(0, h, kind, t, ci, cc);
-          same += gi == ci && gc == cc;
-          ++total;
-        }
-    MESSAGE("layer 0, codes identical to the CPU's: " << same << " of " << total);
+    const int64_t coded = cpu_caches[0]->compressed_length(0);
+    const int same = same_codes(gpu_cache, *cpu_caches[0], c.n_kv_heads, coded), total = int(2 * c.n_kv_heads * coded);
+    MESSAGE("codes identical to the CPU's: " << same << " of " << total);
     CHECK(same >= total * 98 / 100);
   }
 }
@@ -372,17 +378,7 @@ TEST_CASE("GPU lexico cache: a prompt longer than the atoms, in one step, is att
         CHECK(worst < 1.5e-1f);
       }
       // The prompt's codes: from the same exact keys and values as the CPU's.
-      std::vector<uint16_t> gi, ci;
-      std::vector<uint8_t> gc, cc;
-      int same = 0, total = 0;
-      for (KvKind kind : {KvKind::Keys, KvKind::Values})
-        for (int h = 0; h < c.n_kv_heads; ++h)
-          for (int64_t t = 0; t < 150 - 16; ++t) {
-            gpu_cache.code(0, h, kind, t, gi, gc);
-            cpu_cache.code(0, h, kind, t, ci, cc);
-            same += gi == ci && gc == cc;
-            ++total;
-          }
+      const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, 150 - 16), total = 2 * c.n_kv_heads * (150 - 16);
       MESSAGE("layer 0, the prompt's codes identical to the CPU's: " << same << " of " << total);
       CHECK(same >= total * 98 / 100);
     }

@@ -131,8 +131,7 @@ std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape,
   LexicoOptions o;
   o.sparsity = kind.sparsity;
   o.buffer = 128;
-  auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap,
-                                                kind.overlap ? kind.encode_batch : 0);
+  auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap, kind.encode_batch);
   cache->set_densify_limit(kind.densify_limit >= 0 ? kind.densify_limit : densify_limit);
   return cache;
 }

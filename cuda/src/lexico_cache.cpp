@@ -6,6 +6,7 @@
 
 #include "cache_kernels.cuh"
 #include "lexico/error.h"
+#include "omp_kernel.cuh"
 
 namespace lexico::cuda {
 
@@ -80,8 +81,8 @@ std::string GpuLexicoCache::unsupported_reason(const CacheShape& shape, int n_at
 }
 
 int GpuLexicoCache::auto_encode_batch(const CacheShape& shape) {
-  constexpr int kTileVectors = 64;  // GpuOmpEncoder's bulk tile
-  return std::clamp((kTileVectors + shape.n_kv_heads - 1) / shape.n_kv_heads, 1, kMaxEncodeBatch);
+  constexpr int kTile = omp_detail::kTileVectors;  // the encoder's bulk tile
+  return std::clamp((kTile + shape.n_kv_heads - 1) / shape.n_kv_heads, 1, kMaxEncodeBatch);
 }
 
 GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options,

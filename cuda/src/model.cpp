@@ -24,6 +24,7 @@ struct DeviceMatrix {
   DeviceBuffer<float> f32;
   DeviceBuffer<uint16_t> f16;
   int rows = 0, cols = 0;
+  size_t bytes() const { return f32.bytes() + f16.bytes(); }
 };
 
 DeviceMatrix upload(const Matrix& w, WeightPrecision precision, const char* what) {
@@ -67,6 +68,7 @@ Matrix stack(std::initializer_list<const WeightMatrix*> parts) {
 struct DeviceLayer {
   DeviceBuffer<float> attn_norm, ffn_norm, qkv_bias;
   DeviceMatrix qkv, wo, gate_up, down;  // Q, K, V stacked; gate and up stacked
+  size_t matrix_bytes() const { return qkv.bytes() + wo.bytes() + gate_up.bytes() + down.bytes(); }
 };
 
 }  // namespace
@@ -205,20 +207,14 @@ cudaStream_t GpuModel::stream() const { return impl_->stream; }
 
 size_t GpuModel::weight_bytes() const {
   const Impl& g = *impl_;
-  auto bytes = [](const DeviceMatrix& m) { return m.f32.bytes() + m.f16.bytes(); };
-  size_t n = bytes(g.embedding) + bytes(g.output) + g.final_norm.bytes();
+  size_t n = g.embedding.bytes() + g.output.bytes() + g.final_norm.bytes();
   for (const DeviceLayer& l : g.layers)
-    n += bytes(l.qkv) + bytes(l.wo) + bytes(l.gate_up) + bytes(l.down) + l.attn_norm.bytes() + l.ffn_norm.bytes() +
-         l.qkv_bias.bytes();
+    n += l.matrix_bytes() + l.attn_norm.bytes() + l.ffn_norm.bytes() + l.qkv_bias.bytes();
   return n;
 }
 
 int64_t GpuModel::densify_limit() const {
-  const Impl& g = *impl_;
-  size_t layer_bytes = 0;
-  for (const DeviceMatrix* m : {&g.layers[0].qkv, &g.layers[0].wo, &g.layers[0].gate_up, &g.layers[0].down})
-    layer_bytes += m->f32.bytes() + m->f16.bytes();
-  return layer_bytes < kLaunchBoundLayerBytes ? GpuLexicoCache::kDensifyLimit : 0;
+  return impl_->layers[0].matrix_bytes() < kLaunchBoundLayerBytes ? GpuLexicoCache::kDensifyLimit : 0;
 }
 
 Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which,

@@ -170,11 +170,11 @@ class GpuRunner {
   }
 
  private:
-  // Tokens a forward step holds at most with the full cache (longer inputs
-  // run in steps: exact either way) and with the Lexico cache, whose step
-  // stays exact in its FP16 buffer until coded after it: a prompt of up to
-  // kLexicoStep tokens is attended exactly, as the CPU's LexicoCache does
-  // (a longer one's later steps attend its earlier steps' codes).
+  // Tokens a forward step holds at most with the full cache and with the
+  // Lexico cache. Longer inputs run in steps, exact either way: the Lexico
+  // cache keeps a whole forward call in its FP16 buffer and codes it after,
+  // as the CPU's LexicoCache does (its buffer grows for a call of more than
+  // one step).
   static constexpr int kStep = 512, kLexicoStep = 8192;
   explicit GpuRunner(const Runtime& runtime)
       : runtime_(runtime),

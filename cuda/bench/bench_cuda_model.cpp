@@ -208,9 +208,9 @@ int main(int argc, char** argv) {
   }
 
   // Prefill through the model: one step of 2,048 tokens, and 8,192 tokens in
-  // steps of 2,048 (later steps attend over compressed tokens). "first token"
-  // is when forward() returns the logits; "all coded" waits for the codes the
-  // side stream is still computing.
+  // steps of 2,048 (the Lexico cache holds them all exact and codes them
+  // after the last). "first token" is when forward() returns the logits; "all
+  // coded" waits for the codes the side stream is still computing.
   std::printf("prefill through the model, ms until the first token / until all is coded:\n");
   for (int length : {2048, 8192}) {
     const std::vector<int> prompt = synthetic_tokens(length, config.vocab_size, 3);

@@ -163,7 +163,7 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.n_atoms = shape_.n_atoms;
   a.s = shape_.sparsity;
   a.t_cap = shape_.compressed_capacity;
-  a.b_cap = shape_.buffer_capacity;
+  a.b_cap = kv.buffer_rows > 0 ? kv.buffer_rows : shape_.buffer_capacity;
   a.shared_kv = kv.one_sequence;
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_compressed, 1), int64_t(batch) * a.n_kv * a.n_hg,
                                      device_info().sm_count, kSparseMinTokens);

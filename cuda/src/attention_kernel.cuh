@@ -25,7 +25,7 @@ struct SparseArgs {
   int gpad = 0;         // n_hg·hb ≥ group: head slots of a KV group (the last block's may pad)
   int apply_atoms = 0;  // atoms a block of the apply kernel sums over (its K split)
   int64_t t_cap = 0;
-  int b_cap = 0;
+  int64_t b_cap = 0;  // buffer rows per (sequence, KV head)
   bool shared_kv = false;  // every sequence reads sequence 0's storage (one step's queries)
   int splits = 0;  // P
   int64_t tokens_per_split = 0;

@@ -89,11 +89,12 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
                                int64_t capacity, int max_step, bool overlap_encoding, int encode_batch)
     : GpuKvCache(shape, capacity, max_step), options_(checked(shape, dictionary, options)),
       n_atoms_(dictionary.n_atoms), encode_batch_(checked_encode_batch(shape, encode_batch, overlap_encoding)),
-      code_rows_(max_step + encode_batch_ - 1), buffer_capacity_(options_.buffer + code_rows_),
+      code_rows_(max_step + encode_batch_ - 1), base_buffer_capacity_(options_.buffer + code_rows_),
+      buffer_capacity_(base_buffer_capacity_),
       encoder_(make_encoder(shape, dictionary, options_, max_step)), compressed_(shape.n_layers, 0),
       buffered_(shape.n_layers, 0), overlap_(overlap_encoding),
-      attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step, buffer_capacity_)),
-      dense_attention_(cache_detail::dense_shape(shape, capacity + buffer_capacity_, max_step)) {
+      attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step, int(base_buffer_capacity_))),
+      dense_attention_(cache_detail::dense_shape(shape, scratch_rows(), max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
   const size_t N = n_atoms_;
   // Encoding beside the next step's kernels: one SM a tile, not two.
@@ -119,7 +120,7 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
   dense_lengths_.resize(max_step, "lexico cache lengths");
   // One layer's rows, reused by every layer: allocated here so that no step
   // can run out of memory halfway.
-  dense_keys_.resize(H * (capacity + buffer_capacity_) * m, "lexico cache dense scratch");
+  dense_keys_.resize(H * scratch_rows() * m, "lexico cache dense scratch");
   dense_values_.resize(dense_keys_.size(), "lexico cache dense scratch");
   if (overlap_) {
     LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&side_, cudaStreamNonBlocking));
@@ -171,6 +172,7 @@ CompressedKv GpuLexicoCache::layer_view(int layer) const {
   kv.value_buffer = buffer_.data() + (L + layer) * buffer_layer;
   kv.compressed_length = compressed_lengths_.data();
   kv.buffer_length = buffer_lengths_.data();
+  kv.buffer_rows = buffer_capacity_;
   kv.key_dictionary = dictionaries_.data() + layer * N * m;
   kv.value_dictionary = dictionaries_.data() + (L + layer) * N * m;
   kv.one_sequence = true;
@@ -213,7 +215,7 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
   if (dense_plan(c, n_tokens, b + n_tokens)) {
     cache_detail::append_densify(k, v, n_tokens, coded_layer(layer_view(layer), capacity_, buffer_capacity_),
                                  buffer_k, buffer_v, int(H), c, b, options_.sparsity, int(m), lengths,
-                                 dense_keys_.data(), dense_values_.data(), capacity_ + buffer_capacity_, stream);
+                                 dense_keys_.data(), dense_values_.data(), scratch_rows(), stream);
     scratch_ = {layer, c, b + n_tokens};
   } else {
     cache_detail::append_step(k, v, n_tokens, int(H), int(m), buffer_k, buffer_v, buffer_capacity_, b, lengths,
@@ -243,7 +245,7 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
     attention_.run(kv, q, out, n_tokens, c, stream);  // b ≤ N here: the sparse kernels' limit
     return;
   }
-  const int64_t rows = capacity_ + buffer_capacity_;
+  const int64_t rows = scratch_rows();
   const bool ready = scratch_.layer == layer && scratch_.compressed == c && scratch_.buffered == b;
   if (!ready) {  // the append took the other plan, rows moved since, or another layer's rows are there
     cache_detail::densify(coded_layer(kv, capacity_, buffer_capacity_), shape_.n_kv_heads, c, b, options_.sparsity,
@@ -262,50 +264,87 @@ void GpuLexicoCache::check_layers_in_step() const {
                   length(0), l, length(l));
 }
 
+void GpuLexicoCache::begin_forward(int64_t n_tokens, int step_tokens, cudaStream_t stream) {
+  if (n_tokens <= step_tokens) return;  // one step: exact in the buffer until finish_step
+  check_layers_in_step();
+  if (length(0) + n_tokens > capacity_)
+    usage_error(name(), "{} positions exceed the cache's capacity of {}", length(0) + n_tokens, capacity_);
+  commit(stream);  // from here to the call's end the buffer only grows
+  // Room for the call and for the next step's tokens while the call's codes
+  // are still being computed (overlapped).
+  const int64_t rows = buffered_[0] + n_tokens + code_rows_;
+  if (rows > buffer_capacity_) resize_buffer(rows, stream);
+  hold_until_ = length(0) + n_tokens;
+}
+
 void GpuLexicoCache::finish_step(cudaStream_t stream) {
   check_layers_in_step();
   commit(stream);
+  if (length(0) < hold_until_) return;  // a forward call of several steps stays exact to its end
+  const bool call_ended = hold_until_ > 0;
+  hold_until_ = 0;
   const int64_t c = buffered_[0] - options_.buffer;  // tokens to code, per layer and KV head
-  if (c < encode_batch_) return;  // encode_batch ≥ 1
-  encode(c, stream);
-  if (!overlap_) commit(stream);
-}
-
-void GpuLexicoCache::flush(cudaStream_t stream) { commit(stream); }
-
-void GpuLexicoCache::encode(int64_t c, cudaStream_t stream) {
-  const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim;
-  const int groups = 2 * L * H;  // (kind, layer, KV head)
+  if (c < (call_ended ? 1 : encode_batch_)) {  // encode_batch ≥ 1
+    shrink_buffer(stream);
+    return;
+  }
   cudaStream_t st = stream;
   if (overlap_) {  // the side stream starts once the main stream has written the rows
     LEXICO_CUDA_CHECK(cudaEventRecord(rows_ready_, stream));
     LEXICO_CUDA_CHECK(cudaStreamWaitEvent(side_, rows_ready_, 0));
     st = side_;
   }
-  // Rows [0, c) stay put until commit(), so the side stream may read them late.
-  cache_detail::copy_rows_to_float(buffer_.data(), RowBlock{buffer_capacity_, 0}, encode_in_.data(),
-                                   RowBlock{c, 0}, groups, c, m, st);
+  if (call_ended) {
+    // All but n_b of the call, as LexicoCache codes a prompt after attending
+    // it, in slices the encoder's input holds; the codes are stored as they
+    // come (the rows after the compressed ones: no step reads them yet).
+    for (int64_t done = 0; done < c;) {
+      const int64_t slice = std::min<int64_t>(c - done, code_rows_);
+      encode(slice, done, st);
+      store_codes(slice, compressed_[0] + done, st);
+      done += slice;
+    }
+  } else {
+    encode(c, 0, st);
+  }
+  if (overlap_) LEXICO_CUDA_CHECK(cudaEventRecord(coded_, side_));
+  pending_ = c;
+  pending_stored_ = call_ended;
+  if (!overlap_) commit(stream);
+}
+
+void GpuLexicoCache::flush(cudaStream_t stream) { commit(stream); }
+
+void GpuLexicoCache::encode(int64_t c, int64_t row0, cudaStream_t stream) {
+  const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim;
+  const int groups = 2 * L * H;  // (kind, layer, KV head)
+  // The rows stay put until their codes are committed, so the side stream may read them late.
+  cache_detail::copy_rows_to_float(buffer_.data(), RowBlock{buffer_capacity_, row0}, encode_in_.data(),
+                                   RowBlock{c, 0}, groups, c, m, stream);
   std::vector<int64_t> group_begin(2 * L + 1);
   for (int d = 0; d <= 2 * L; ++d) group_begin[d] = int64_t(d) * H * c;
   DeviceSlots slots;
   slots.indices = slot_indices_.data();
   slots.fp8 = slot_codes_.data();
-  encoder_.encode_device(encode_in_.data(), int64_t(groups) * c, m, group_begin, omp_options(options_), slots, st);
-  if (overlap_) LEXICO_CUDA_CHECK(cudaEventRecord(coded_, side_));
-  pending_ = c;
+  encoder_.encode_device(encode_in_.data(), int64_t(groups) * c, m, group_begin, omp_options(options_), slots,
+                         stream);
+}
+
+void GpuLexicoCache::store_codes(int64_t c, int64_t t0, cudaStream_t stream) {
+  const int groups = 2 * shape_.n_layers * shape_.n_kv_heads, s = options_.sparsity;
+  cache_detail::copy_rows(slot_indices_.data(), RowBlock{c, 0}, indices_.data(), RowBlock{capacity_, t0}, groups, c,
+                          s, stream);
+  cache_detail::copy_rows(slot_codes_.data(), RowBlock{c, 0}, codes_.data(), RowBlock{capacity_, t0}, groups, c, s,
+                          stream);
 }
 
 void GpuLexicoCache::commit(cudaStream_t stream) {
   if (pending_ == 0) return;
   check_layers_in_step();  // the rows to drop sit at the front of every layer's buffer alike
-  const int L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
-  const int groups = 2 * L * H;
-  const int64_t c = pending_, t0 = compressed_[0], keep = buffered_[0] - c;
   if (overlap_) LEXICO_CUDA_CHECK(cudaStreamWaitEvent(stream, coded_, 0));
-  cache_detail::copy_rows(slot_indices_.data(), RowBlock{c, 0}, indices_.data(), RowBlock{capacity_, t0}, groups, c,
-                          s, stream);
-  cache_detail::copy_rows(slot_codes_.data(), RowBlock{c, 0}, codes_.data(), RowBlock{capacity_, t0}, groups, c, s,
-                          stream);
+  if (!pending_stored_) store_codes(pending_, compressed_[0], stream);
+  const int L = shape_.n_layers, groups = 2 * L * shape_.n_kv_heads, m = shape_.head_dim;
+  const int64_t c = pending_, keep = buffered_[0] - c;
   // The rows after the coded ones move to the front (through a scratch copy: the ranges may overlap).
   if (keep > 0) {
     cache_detail::copy_rows(buffer_.data(), RowBlock{buffer_capacity_, c}, shift_.data(), RowBlock{keep, 0}, groups,
@@ -318,6 +357,22 @@ void GpuLexicoCache::commit(cudaStream_t stream) {
     buffered_[l] = keep;
   }
   pending_ = 0;
+  if (hold_until_ == 0) shrink_buffer(stream);
+}
+
+void GpuLexicoCache::resize_buffer(int64_t rows, cudaStream_t stream) {
+  const int groups = 2 * shape_.n_layers * shape_.n_kv_heads, m = shape_.head_dim;
+  DeviceBuffer<uint16_t> moved(size_t(groups) * rows * m, "lexico cache buffer (a forward call's exact rows)");
+  cache_detail::copy_rows(buffer_.data(), RowBlock{buffer_capacity_, 0}, moved.data(), RowBlock{rows, 0}, groups,
+                          buffered_[0], m, stream);
+  LEXICO_CUDA_CHECK(cudaStreamSynchronize(stream));  // the copy has read the old rows before they are freed
+  buffer_ = std::move(moved);
+  buffer_capacity_ = rows;
+}
+
+void GpuLexicoCache::shrink_buffer(cudaStream_t stream) {
+  if (buffer_capacity_ > base_buffer_capacity_ && pending_ == 0 && buffered_[0] <= base_buffer_capacity_)
+    resize_buffer(base_buffer_capacity_, stream);
 }
 
 void GpuLexicoCache::code(int layer, int kv_head, KvKind kind, int64_t token, std::vector<uint16_t>& indices,

@@ -232,6 +232,7 @@ Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& c
   const bool all = which == Logits::All;
   Matrix logits(all ? n : 1, c.vocab_size);
   const int step_max = std::min(max_step_, cache.max_step_tokens());
+  cache.begin_forward(n, step_max, impl_->stream);
   for (int first = 0; first < n; first += step_max)  // with Logits::Last every step writes row 0; the last one stays
     step(tokens.data() + first, std::min(step_max, n - first), pos + first, cache, all, logits, all ? first : 0,
          observer);

@@ -384,6 +384,57 @@ TEST_CASE("GPU lexico cache: a prompt longer than the atoms, in one step, is att
     }
 }
 
+TEST_CASE("GPU lexico cache: a forward call of several steps is attended exactly and coded after it") {
+  LEXICO_REQUIRE_GPU();
+  // Steps of at most 20 tokens, N = 64 atoms, n_b = 16. Each call of more
+  // than 20 tokens runs in steps; LexicoCache attends a call's tokens exactly
+  // and codes after it, so the cache holds them all in its (grown) buffer.
+  // The 21- and 41-token calls end with a one-token step over compressed
+  // tokens: with limit 0 the sparse kernels read the grown buffer.
+  const Model cpu = synthetic_model(small_config(false, true), 29);
+  const ModelConfig& c = cpu.config();
+  const CacheShape shape = c.cache_shape();
+  const Dictionary dict = synthetic_dictionary(shape, 64, 103);
+  GpuModel gpu(cpu, WeightPrecision::F32, 64);
+  const std::vector<int> tokens = synthetic_tokens(100, c.vocab_size, 13);
+  const int calls[][2] = {{0, 30}, {30, 51}, {51, 92}};
+  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
+    for (bool overlap : {false, true}) {
+      CAPTURE(densify_limit);
+      CAPTURE(overlap);
+      LexicoOptions o;
+      o.sparsity = 8;
+      o.buffer = 16;
+      LexicoCache cpu_cache(shape, dict, o);
+      GpuLexicoCache gpu_cache(shape, dict, o, 100, 20, overlap, /*encode_batch=*/1);
+      gpu_cache.set_densify_limit(densify_limit);
+      const int64_t base_rows = gpu_cache.buffer_capacity();
+      CHECK(base_rows == 16 + 20);
+      for (const auto& call : calls) {
+        CAPTURE(call[0]);
+        const std::span<const int> part(tokens.data() + call[0], size_t(call[1] - call[0]));
+        const float err = relative_error(gpu.forward(part, call[0], gpu_cache, Logits::All),
+                                         cpu.forward(part, call[0], cpu_cache, Logits::All));
+        MESSAGE("tokens " << call[0] << ".." << call[1] << " in steps of 20: logits vs CPU " << err);
+        // The first call is all exact; the later ones also attend codes,
+        // which may differ from the CPU's at an OMP near-tie.
+        CHECK(err < (call[0] == 0 ? 5e-4f : 5e-3f));
+        gpu_cache.flush(gpu.stream());
+        CHECK(gpu_cache.compressed_length(0) == call[1] - 16);
+        CHECK(gpu_cache.buffer_length(0) == 16);
+        CHECK(gpu_cache.buffer_capacity() == base_rows);  // the grown buffer was given back
+      }
+      for (int t = 92; t < 100; ++t) {
+        const std::span<const int> one(tokens.data() + t, 1);
+        REQUIRE(gpu.forward(one, t, gpu_cache).allFinite());
+      }
+      const int64_t coded = 92 - 16;
+      const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, coded), total = int(2 * c.n_kv_heads * coded);
+      MESSAGE("layer 0, codes identical to the CPU's: " << same << " of " << total);
+      CHECK(same >= total * 98 / 100);
+    }
+}
+
 TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the sparse kernels do") {
   LEXICO_REQUIRE_GPU();
   for (int m : {64, 128}) {

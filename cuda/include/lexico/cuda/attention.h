@@ -60,6 +60,9 @@ struct CompressedKv {
   // All `batch` queries read sequence 0's rows, each with its own lengths:
   // the queries of one causal step (query i sees buffer_length[i] rows).
   bool one_sequence = false;
+  // B_cap of the buffer arrays when it differs from the shape's
+  // buffer_capacity (a cache whose buffer grew for a long prompt); 0: the shape's.
+  int64_t buffer_rows = 0;
 };
 
 // Bytes of a compressed layer in this layout: codes 3·s per vector (keys and

@@ -32,6 +32,10 @@ class GpuKvCache {
   virtual void attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) = 0;
   // After the step's last layer.
   virtual void finish_step(cudaStream_t stream) = 0;
+  // Before a forward call of n_tokens positions that runs in steps of at most
+  // step_tokens: a cache whose steps are not independent of their split (the
+  // Lexico cache codes after each step) keeps the whole call exact.
+  virtual void begin_forward(int64_t /*n_tokens*/, int /*step_tokens*/, cudaStream_t) {}
 
   virtual int64_t length(int layer) const = 0;
   int max_step_tokens() const { return max_step_; }

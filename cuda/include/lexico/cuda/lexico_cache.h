@@ -10,17 +10,18 @@
 //    tokens: SparseDecodeAttention, never densifying (q·D_k once, gathers,
 //    the values summed in coefficient space, D_v applied once): it reads
 //    3s bytes a vector where a dense cache reads 2m;
-//  - multi-token steps (a prompt's later chunks), decode steps over few
-//    compressed tokens, and decode steps whose buffer holds more rows than
-//    the dictionary has atoms (right after a long prompt, overlapped): the
-//    compressed rows are reconstructed (D·ŷ, rounded to FP16) into a scratch
-//    of one layer's rows, the buffer rows copied after them, and the dense
-//    FP16 kernel attends; one reconstruction serves all the step's queries,
-//    where the sparse kernel would gather per query, and at short context it
-//    costs fewer launches than the sparse kernels' four (the reconstruction
-//    shares the append's launch).
-// While nothing is compressed yet (a prompt's first step) the dense kernel
-// attends the buffer in place. finish_step() codes the step's overflow of
+//  - multi-token steps (a forward call's tokens over earlier calls' codes),
+//    decode steps over few compressed tokens, and decode steps whose buffer
+//    holds more rows than the dictionary has atoms (right after a long
+//    prompt, overlapped): the compressed rows are reconstructed (D·ŷ,
+//    rounded to FP16) into a scratch of one layer's rows, the buffer rows
+//    copied after them, and the dense FP16 kernel attends; one
+//    reconstruction serves all the step's queries, where the sparse kernel
+//    would gather per query, and at short context it costs fewer launches
+//    than the sparse kernels' four (the reconstruction shares the append's
+//    launch).
+// While nothing is compressed yet (a prompt, however many steps it takes)
+// the dense kernel attends the buffer in place. finish_step() codes the step's overflow of
 // every layer, keys and values, in one GpuOmpEncoder launch over the 2·L
 // dictionaries: the per-token path of the method.
 //
@@ -56,10 +57,10 @@ class GpuLexicoCache : public GpuKvCache {
   // bounds every layer's positions; a step holds at most max_step tokens. A
   // step's tokens stay exact in the FP16 buffer (n_b + max_step +
   // encode_batch − 1 rows) until finish_step codes all but the newest n_b
-  // (at a batch's end when overlapping), so a prompt of up to max_step
-  // tokens is attended exactly and coded after, as LexicoCache does;
-  // attention over a buffer longer than the dictionary's atoms (the sparse
-  // kernels' limit) takes the dense plan.
+  // (at a batch's end when overlapping), so a prompt is attended exactly
+  // and coded after, as LexicoCache does (a longer one through
+  // begin_forward); attention over a buffer longer than the dictionary's
+  // atoms (the sparse kernels' limit) takes the dense plan.
   // encode_batch: decode steps coded together when overlapping (0: enough
   // tokens to fill an OMP tile, auto_encode_batch; 1: every step, the CPU's
   // policy one step late); serial encoding takes 0 or 1 and codes every step.
@@ -73,12 +74,20 @@ class GpuLexicoCache : public GpuKvCache {
   void append(int layer, const float* k, const float* v, int n_tokens, cudaStream_t stream) override;
   void attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) override;
   void finish_step(cudaStream_t stream) override;
+  // A call of more tokens than a step (a long prompt) grows the FP16 buffer
+  // to hold all of them (the memory of a full cache for the call) and codes
+  // them after its last step, so the whole call is attended exactly, as
+  // LexicoCache attends a prompt; the buffer shrinks back then.
+  void begin_forward(int64_t n_tokens, int step_tokens, cudaStream_t stream) override;
   // Commits codes still being computed (a no-op without overlap).
   void flush(cudaStream_t stream);
   int64_t length(int layer) const override { return compressed_.at(layer) + buffered_.at(layer); }
   // Committed codes; tokens still being coded count as buffered.
   int64_t compressed_length(int layer) const { return compressed_.at(layer); }
   int64_t buffer_length(int layer) const { return buffered_.at(layer); }
+  // Rows the FP16 buffer holds per layer, kind and KV head: n_b + max_step +
+  // encode_batch − 1, more during a forward call longer than a step.
+  int64_t buffer_capacity() const { return buffer_capacity_; }
   size_t used_bytes() const override;
   // Dictionaries held for attention and for the encoder.
   size_t table_bytes() const;
@@ -103,20 +112,29 @@ class GpuLexicoCache : public GpuKvCache {
 
  private:
   CompressedKv layer_view(int layer) const;
-  // Codes buffer rows [0, c) of every layer, head and kind into the slots.
-  void encode(int64_t c, cudaStream_t stream);
-  // Stores the pending codes and drops their rows from the buffer.
+  // Codes buffer rows [row0, row0 + c) of every layer, head and kind into the slots.
+  void encode(int64_t c, int64_t row0, cudaStream_t stream);
+  // Copies the slots' c codes to compressed rows [t0, t0 + c).
+  void store_codes(int64_t c, int64_t t0, cudaStream_t stream);
+  // Stores the pending codes (unless stored already) and drops their rows from the buffer.
   void commit(cudaStream_t stream);
   // usage_error unless every layer holds as many tokens as layer 0.
   void check_layers_in_step() const;
   // Whether a step of n_tokens over `compressed` compressed tokens takes the dense plan.
   bool dense_plan(int64_t compressed, int n_tokens, int64_t buffered) const;
+  // Moves the buffer's rows into an allocation of `rows` rows a group (synchronises the stream).
+  void resize_buffer(int64_t rows, cudaStream_t stream);
+  // Back to the base rows once a long call's rows are coded and dropped.
+  void shrink_buffer(cudaStream_t stream);
+  // Rows of the dense scratch a KV head: every position (compressed and buffered ≤ capacity) and more.
+  int64_t scratch_rows() const { return capacity_ + base_buffer_capacity_; }
 
   LexicoOptions options_;
   int n_atoms_;
   int encode_batch_;
-  int code_rows_;        // most rows one encoding codes: max_step + encode_batch − 1
-  int buffer_capacity_;  // n_b + code_rows
+  int code_rows_;                 // most rows one encoding codes: max_step + encode_batch − 1
+  int64_t base_buffer_capacity_;  // n_b + code_rows
+  int64_t buffer_capacity_;       // the buffer's rows now: the base, or a long forward call's
   GpuOmpEncoder encoder_;  // dictionaries 0..L-1 keys, L..2L-1 values
   DeviceBuffer<float> dictionaries_;     // [kind][layer][N][m], atom-major
   DeviceBuffer<uint16_t> indices_;       // [kind][layer][kv head][capacity][s]
@@ -129,6 +147,8 @@ class GpuLexicoCache : public GpuKvCache {
   DeviceBuffer<int32_t> compressed_lengths_, buffer_lengths_;  // [max_step], per query
   std::vector<int64_t> compressed_, buffered_;
   int64_t pending_ = 0;  // rows at the buffer's front whose codes are in the slots (or on their way)
+  bool pending_stored_ = false;  // the pending codes are in the cache's rows already (a long call's)
+  int64_t hold_until_ = 0;  // positions a long forward call ends at; its steps are coded after it
   bool overlap_;
   cudaStream_t side_ = nullptr;                         // the encoder's stream when overlapping
   cudaEvent_t rows_ready_ = nullptr, coded_ = nullptr;  // main → side, side → main

@@ -36,7 +36,8 @@ class GpuModel {
   // As Model::forward: tokens at positions [pos, pos + n) through the model,
   // appending their keys and values to the cache; logits [1, vocab] for the
   // last token or [n, vocab] for all. More than min(max_step, the cache's
-  // step) tokens run as several steps, each ending with cache.finish_step().
+  // step) tokens run as several steps, each ending with cache.finish_step()
+  // (announced by cache.begin_forward: the Lexico cache keeps the call exact).
   // Synchronises the model's stream before returning. An observer sees each
   // layer's keys (before and after RoPE) and values on the host, as
   // Model::forward's does (a copy and a synchronisation per layer: harvesting).

@@ -1,6 +1,8 @@
 // Decode attention over the compressed cache vs dense FP16 attention over the
 // same context, at Llama-3.1-8B shapes (32 query heads, 8 KV heads, head_dim
-// 128, N = 4096): context 4k–128k, batch 1–32.
+// 128, N = 4096): context 4k–128k, batch 1–32. Then a prefill step (2,048
+// queries of one sequence) at three model shapes: the tensor-core prefill
+// kernel against flash-decoding over the same rows.
 //
 //   bench_cuda_attention [--quick]
 //
@@ -281,6 +283,56 @@ Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std:
   return row;
 }
 
+// One sequence's step of n queries after `start` rows (a prompt's chunk):
+// the tensor-core prefill kernel against flash-decoding (the same class with
+// the prefill kernel off), FP16 K and V of the whole context.
+struct PrefillRow {
+  double prefill_ms, flash_ms, diff;
+};
+
+PrefillRow bench_prefill(int n_heads, int n_kv, int m, int n, int64_t start) {
+  const int64_t cap = start + n;
+  DecodeShape shape;
+  shape.batch = n;
+  shape.n_heads = n_heads;
+  shape.n_kv_heads = n_kv;
+  shape.head_dim = m;
+  shape.compressed_capacity = cap;
+  DeviceBuffer<__half> k(size_t(n_kv) * cap * m), v(k.size());
+  fill_half<<<grid_for(k.size()), 256>>>(k.data(), k.size(), 11, 1.0f);
+  fill_half<<<grid_for(v.size()), 256>>>(v.data(), v.size(), 12, 1.0f);
+  DeviceBuffer<__half> q16(size_t(n) * n_heads * m);
+  DeviceBuffer<float> q(q16.size()), out(q16.size()), out2(q16.size());
+  fill_half<<<grid_for(q16.size()), 256>>>(q16.data(), q16.size(), 13, 2.0f);
+  std::vector<int32_t> lens(n);
+  for (int i = 0; i < n; ++i) lens[i] = int32_t(start + i + 1);
+  DeviceBuffer<int32_t> lend(n);
+  LEXICO_CUDA_CHECK(cudaMemcpy(lend.data(), lens.data(), n * sizeof(int32_t), cudaMemcpyHostToDevice));
+  {
+    std::vector<__half> h(q16.size());
+    LEXICO_CUDA_CHECK(cudaMemcpy(h.data(), q16.data(), q16.bytes(), cudaMemcpyDeviceToHost));
+    std::vector<float> f(h.size());
+    for (size_t i = 0; i < h.size(); ++i) f[i] = __half2float(h[i]);
+    LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), f.data(), q.bytes(), cudaMemcpyHostToDevice));
+  }
+  const auto* kb = reinterpret_cast<const uint16_t*>(k.data());
+  const auto* vb = reinterpret_cast<const uint16_t*>(v.data());
+  DenseDecodeAttention attention(shape);
+  PrefillRow row{};
+  row.prefill_ms = time_calls(
+      [&](int) { attention.run(kb, vb, cap, lend.data(), q.data(), out.data(), n, cap, nullptr, true); }, 5);
+  attention.set_prefill_kernel(false);
+  row.flash_ms = time_calls(
+      [&](int) { attention.run(kb, vb, cap, lend.data(), q.data(), out2.data(), n, cap, nullptr, true); }, 2);
+  std::vector<float> a(out.size()), b(out.size());
+  LEXICO_CUDA_CHECK(cudaMemcpy(a.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+  LEXICO_CUDA_CHECK(cudaMemcpy(b.data(), out2.data(), out2.bytes(), cudaMemcpyDeviceToHost));
+  double d2 = 0, n2 = 0;
+  for (size_t i = 0; i < a.size(); ++i) d2 += double(a[i] - b[i]) * (a[i] - b[i]), n2 += double(b[i]) * b[i];
+  row.diff = std::sqrt(d2 / std::max(n2, 1e-30));
+  return row;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -336,9 +388,31 @@ int main(int argc, char** argv) {
         }
     }
     cublasDestroy(blas);
-    sample_memory();
     std::printf("speedup = min(flash, cuBLAS) / sparse; sparse_MiB = measured allocation of the compressed layer "
                 "(= accounted bytes: 3·s per vector + FP16 buffer); check = flash vs cuBLAS relative difference\n");
+
+    std::printf("\nprefill step of one sequence: n queries after `start` rows, query i sees start + i + 1 rows\n");
+    std::printf("%-16s %6s %6s %11s %11s %8s %8s %8s\n", "shape", "n", "start", "prefill_ms", "flash_ms", "speedup",
+                "TFLOP/s", "diff");
+    struct PrefillShape {
+      const char* name;
+      int heads, kv, m;
+    };
+    for (const PrefillShape& ps : {PrefillShape{"Llama-3.1-8B", 32, 8, 128}, PrefillShape{"Llama-3.2-1B", 32, 8, 64},
+                                   PrefillShape{"SmolLM2-135M", 9, 3, 64}})
+      for (int64_t start : {int64_t(0), int64_t(6144)}) {
+        if (g_profile && start == 0) continue;
+        const int n = 2048;
+        const PrefillRow r = bench_prefill(ps.heads, ps.kv, ps.m, n, start);
+        // Useful work: Q·Kᵀ and P·V over the rows each query sees.
+        const double flops = 4.0 * ps.heads * ps.m * (double(n) * start + double(n) * (n + 1) / 2);
+        std::printf("%-16s %6d %6lld %11.3f %11.3f %7.2fx %8.1f %8.1e\n", ps.name, n, (long long)start, r.prefill_ms,
+                    r.flash_ms, r.flash_ms / r.prefill_ms, flops / (r.prefill_ms * 1e9), r.diff);
+        std::fflush(stdout);
+      }
+    std::printf("speedup = flash-decoding / prefill kernel; TFLOP/s counts the prefill kernel's useful work; diff = "
+                "relative difference of the two outputs\n");
+    sample_memory();
     std::printf("peak GPU memory: %.1f MiB allocated by lexico buffers at most; %.1f MiB in use on the device at "
                 "most\n",
                 device_bytes_peak() / 1048576.0, peak_process_bytes / 1048576.0);

@@ -17,6 +17,10 @@ using attn_detail::kMaxSplits;
 // Fewest tokens a split takes: below, a block's fixed work (qD into shared
 // memory, the sort's scan over N atoms, N partial sums out) outweighs its tokens.
 constexpr int64_t kSparseMinTokens = 512, kDenseMinTokens = 512;
+// Queries of one sequence's step from which the tensor-core prefill kernel
+// (a block: 64 queries of a head, K and V read once a block) replaces
+// flash-decoding (K and V read once a query).
+constexpr int kPrefillMinQueries = 16;
 
 void check_shape(const DecodeShape& s, const char* what) {
   if (s.batch < 1 || s.n_heads < 1 || s.n_kv_heads < 1 || s.n_heads % s.n_kv_heads != 0)
@@ -215,6 +219,11 @@ void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int
   a.hb = dense_heads_per_block(a.group);
   a.n_hg = a.group / a.hb;
   a.m = shape_.head_dim;
+  a.scale = 1.0f / std::sqrt(float(a.m));
+  if (prefill_kernel_ && one_sequence && batch >= kPrefillMinQueries) {
+    attn_detail::launch_prefill(a, stream);
+    return;
+  }
   // Dense blocks are small (44 KiB, 256 threads): aim at ~8 per SM.
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_length, 1), int64_t(batch) * a.n_kv * a.n_hg,
                                      device_info().sm_count * 4, kDenseMinTokens);
@@ -222,7 +231,6 @@ void DenseDecodeAttention::run(const uint16_t* keys, const uint16_t* values, int
   a.tokens_per_split = plan.tokens_per_split;
   if (size_t(batch) * a.n_kv * a.n_hg * a.splits > max_partials_)
     internal_error("dense attention", "split plan exceeds the workspace");
-  a.scale = 1.0f / std::sqrt(float(a.m));
   attn_detail::launch_dense(a, stream);
 }
 

@@ -52,5 +52,8 @@ struct DenseArgs {
 };
 
 void launch_dense(const DenseArgs& args, cudaStream_t stream);
+// The queries of one sequence's step (shared_kv, args.batch of them, each
+// seeing rows < length[i]) on tensor cores (prefill_kernel.cu); no workspace.
+void launch_prefill(const DenseArgs& args, cudaStream_t stream);
 
 }  // namespace lexico::cuda::attn_detail

@@ -286,7 +286,6 @@ void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bo
     }
     g.linear(w.down, act, n, g.x.data(), 1.0f);  // x += Wdown·act
   }
-  cache.finish_step(st);
 
   const int rows = all_logits ? n : 1;
   const float* x_rows = g.x.data() + size_t(n - rows) * c.dim;
@@ -294,6 +293,10 @@ void GpuModel::step(const int* tokens, int n, int64_t pos, GpuKvCache& cache, bo
   g.linear(g.classifier(), g.norm(x_rows, g.final_norm.data(), c.rms_eps, rows, c.dim), rows, g.logits.data(), 0.0f);
   LEXICO_CUDA_CHECK(cudaMemcpyAsync(logits.data() + out_row * c.vocab_size, g.logits.data(),
                                     size_t(rows) * c.vocab_size * sizeof(float), cudaMemcpyDeviceToHost, st));
+  // After the logits: an overlapped encoding starts behind them, so that its
+  // blocks (a grid that loops over its tiles) cannot hold the SMs the
+  // logits' kernels wait for.
+  cache.finish_step(st);
 }
 
 }  // namespace lexico::cuda

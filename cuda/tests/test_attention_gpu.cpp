@@ -231,7 +231,91 @@ void run_case(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int
   CHECK(err <= 1e-4);
 }
 
+// The queries of one sequence's step (one_sequence): query i at position
+// start + i sees rows < start + i + 1 of [n_kv][capacity][m] FP16 keys and
+// values, on the tensor-core prefill kernel (n ≥ 16) or flash-decoding.
+// Returns the worst head error against double precision.
+double one_sequence_error(int n_heads, int n_kv, int m, int n, int start, float q_scale, uint32_t seed) {
+  const int64_t cap = start + n + 5;  // rows past the lengths hold NaN: they must not leak in
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal;
+  std::vector<uint16_t> k(size_t(n_kv) * cap * m, 0x7E00u), v(k.size(), 0x7E00u);  // FP16 NaN
+  for (int kv = 0; kv < n_kv; ++kv)
+    for (int64_t r = 0; r < start + n; ++r)
+      for (int e = 0; e < m; ++e) {
+        k[(kv * cap + r) * m + e] = float_to_half(normal(rng));
+        v[(kv * cap + r) * m + e] = float_to_half(normal(rng));
+      }
+  std::vector<float> q(size_t(n) * n_heads * m);
+  for (float& x : q) x = q_scale * normal(rng);
+  std::vector<int32_t> lens(n);
+  for (int i = 0; i < n; ++i) lens[i] = start + i + 1;
+  std::vector<double> want(q.size());
+  const int group = n_heads / n_kv;
+  for (int i = 0; i < n; ++i)
+    for (int h = 0; h < n_heads; ++h) {
+      const size_t kv0 = size_t(h / group) * cap;
+      const float* qi = q.data() + (size_t(i) * n_heads + h) * m;
+      std::vector<double> sc(lens[i]);
+      double mx = -INFINITY;
+      for (int r = 0; r < lens[i]; ++r) {
+        double d = 0.0;
+        for (int e = 0; e < m; ++e) d += double(qi[e]) * half_to_float(k[(kv0 + r) * m + e]);
+        sc[r] = d / std::sqrt(double(m));
+        mx = std::max(mx, sc[r]);
+      }
+      double z = 0.0;
+      std::vector<double> o(m, 0.0);
+      for (int r = 0; r < lens[i]; ++r) {
+        const double p = std::exp(sc[r] - mx);
+        z += p;
+        for (int e = 0; e < m; ++e) o[e] += p * half_to_float(v[(kv0 + r) * m + e]);
+      }
+      for (int e = 0; e < m; ++e) want[(size_t(i) * n_heads + h) * m + e] = o[e] / z;
+    }
+  DecodeShape shape;
+  shape.batch = n;
+  shape.n_heads = n_heads;
+  shape.n_kv_heads = n_kv;
+  shape.head_dim = m;
+  shape.compressed_capacity = cap;
+  DenseDecodeAttention dense(shape);
+  auto kd = upload(k), vd = upload(v);
+  auto qd = upload(q);
+  auto lend = upload(lens);
+  DeviceBuffer<float> out(q.size());
+  LEXICO_CUDA_CHECK(cudaMemset(out.data(), 0xFF, out.bytes()));  // poison: every output must be written
+  dense.run(kd.data(), vd.data(), cap, lend.data(), qd.data(), out.data(), n, start + n, nullptr,
+            /*one_sequence=*/true);
+  LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+  std::vector<float> got(q.size());
+  LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+  return worst_head_error(got, want, m);
+}
+
 }  // namespace
+
+TEST_CASE("dense attention over one sequence's step: the tensor-core prefill kernel and flash-decoding") {
+  LEXICO_REQUIRE_GPU();
+  struct Case {
+    int n_heads, n_kv, m, n, start;
+    float q_scale;
+  };
+  // Groups of 3 (SmolLM2), 4 (Llama) and 1; tails of a 64-query block and
+  // of a 64-row tile; a step after earlier rows; 15 queries take flash-decoding.
+  for (const Case& c : {Case{9, 3, 64, 150, 0, 1.0f}, Case{32, 8, 128, 130, 70, 1.0f}, Case{4, 4, 128, 64, 1, 3.0f},
+                        Case{8, 2, 64, 16, 200, 3.0f}, Case{8, 2, 64, 15, 200, 1.0f}, Case{32, 8, 64, 257, 900, 1.0f}}) {
+    CAPTURE(c.n_heads);
+    CAPTURE(c.n_kv);
+    CAPTURE(c.m);
+    CAPTURE(c.n);
+    CAPTURE(c.start);
+    const double err = one_sequence_error(c.n_heads, c.n_kv, c.m, c.n, c.start, c.q_scale, 11 + c.n);
+    MESSAGE(c.n << " queries after " << c.start << " rows, m " << c.m << ", " << c.n_heads << "/" << c.n_kv
+                << " heads: worst head error " << err);
+    CHECK(err <= 1e-4);
+  }
+}
 
 TEST_CASE("sparse decode attention matches the densified computation (m = 128, s = 16)") {
   LEXICO_REQUIRE_GPU();

@@ -98,7 +98,9 @@ class SparseDecodeAttention {
 
 // Dense FP16 attention for one new token per sequence (flash-decoding,
 // split-K): keys/values [batch][n_kv][capacity][m] FP16, length[batch] on the
-// device. The reference the compressed path is measured against.
+// device. The reference the compressed path is measured against. The queries
+// of one sequence's step (one_sequence), 16 or more, take a tensor-core
+// kernel that reads K and V once per 64 queries (prefill_kernel.cu).
 class DenseDecodeAttention {
  public:
   explicit DenseDecodeAttention(const DecodeShape& max_shape);  // max_shape.compressed_capacity = capacity
@@ -107,10 +109,14 @@ class DenseDecodeAttention {
   void run(const uint16_t* keys, const uint16_t* values, int64_t capacity, const int32_t* length, const float* q,
            float* out, int batch, int64_t max_length, cudaStream_t stream = nullptr, bool one_sequence = false);
   size_t workspace_bytes() const;
+  // On by default; off, every query of a step goes through flash-decoding
+  // (the reference bench_cuda_attention measures the prefill kernel against).
+  void set_prefill_kernel(bool on) { prefill_kernel_ = on; }
 
  private:
   DecodeShape shape_;
   size_t max_partials_ = 0;
+  bool prefill_kernel_ = true;
   DeviceBuffer<float> partial_out_, partial_stats_;
 };
 

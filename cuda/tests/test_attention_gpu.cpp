@@ -273,12 +273,7 @@ double one_sequence_error(int n_heads, int n_kv, int m, int n, int start, float 
       }
       for (int e = 0; e < m; ++e) want[(size_t(i) * n_heads + h) * m + e] = o[e] / z;
     }
-  DecodeShape shape;
-  shape.batch = n;
-  shape.n_heads = n_heads;
-  shape.n_kv_heads = n_kv;
-  shape.head_dim = m;
-  shape.compressed_capacity = cap;
+  const DecodeShape shape{.batch = n, .n_heads = n_heads, .n_kv_heads = n_kv, .head_dim = m, .compressed_capacity = cap};
   DenseDecodeAttention dense(shape);
   auto kd = upload(k), vd = upload(v);
   auto qd = upload(q);

@@ -65,6 +65,25 @@ int same_codes(const GpuLexicoCache& gpu, const LexicoCache& cpu, int kv_heads, 
   return same;
 }
 
+// body(cpu_cache, gpu_cache, overlap) for both attention plans (densify
+// limit 0: the sparse kernels; the default) and both codings (serial,
+// overlapped with encode batch 1), each with fresh caches: s = 8, n_b = 16.
+template <typename Body>
+void for_each_plan(const CacheShape& shape, const Dictionary& dict, int64_t capacity, int max_step, Body body) {
+  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
+    for (bool overlap : {false, true}) {
+      CAPTURE(densify_limit);
+      CAPTURE(overlap);
+      LexicoOptions o;
+      o.sparsity = 8;
+      o.buffer = 16;
+      LexicoCache cpu_cache(shape, dict, o);
+      GpuLexicoCache gpu_cache(shape, dict, o, capacity, max_step, overlap, /*encode_batch=*/1);
+      gpu_cache.set_densify_limit(densify_limit);
+      body(cpu_cache, gpu_cache, overlap);
+    }
+}
+
 }  // namespace
 
 TEST_CASE("GPU model: a head dimension the kernels do not take is refused with the reason") {
@@ -348,40 +367,31 @@ TEST_CASE("GPU lexico cache: a prompt longer than the atoms, in one step, is att
   GpuModel gpu(cpu, WeightPrecision::F32, 150);
   const std::vector<int> tokens = synthetic_tokens(190, c.vocab_size, 9);
   const std::span<const int> prompt(tokens.data(), 150);
-  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
-    for (bool overlap : {false, true}) {
-      CAPTURE(densify_limit);
-      CAPTURE(overlap);
-      LexicoOptions o;
-      o.sparsity = 8;
-      o.buffer = 16;
-      LexicoCache cpu_cache(shape, dict, o);
-      GpuLexicoCache gpu_cache(shape, dict, o, 190, 150, overlap, /*encode_batch=*/1);
-      gpu_cache.set_densify_limit(densify_limit);
-      CHECK(relative_error(gpu.forward(prompt, 0, gpu_cache, Logits::All),
-                           cpu.forward(prompt, 0, cpu_cache, Logits::All)) < 5e-4f);
-      gpu_cache.flush(gpu.stream());
-      CHECK(gpu_cache.compressed_length(0) == 150 - 16);
-      float worst = 0;
-      for (int t = 150; t < 190; ++t) {  // decode: the sparse kernels (limit 0) or the dense plan
-        const std::span<const int> one(tokens.data() + t, 1);
-        const Matrix got = gpu.forward(one, t, gpu_cache);
-        const Matrix want = cpu.forward(one, t, cpu_cache);
-        REQUIRE(got.allFinite());
-        if (!overlap) worst = std::max(worst, relative_error(got, want));
-      }
-      gpu_cache.flush(gpu.stream());
-      CHECK(gpu_cache.compressed_length(0) == 190 - 16);
-      CHECK(gpu_cache.buffer_length(0) == 16);
-      if (!overlap) {  // overlapped, a step sees one more exact token than the CPU's
-        MESSAGE("after a 150-token prompt in one step: decode logits vs CPU, worst " << worst);
-        CHECK(worst < 1.5e-1f);
-      }
-      // The prompt's codes: from the same exact keys and values as the CPU's.
-      const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, 150 - 16), total = 2 * c.n_kv_heads * (150 - 16);
-      MESSAGE("layer 0, the prompt's codes identical to the CPU's: " << same << " of " << total);
-      CHECK(same >= total * 98 / 100);
+  for_each_plan(shape, dict, 190, 150, [&](LexicoCache& cpu_cache, GpuLexicoCache& gpu_cache, bool overlap) {
+    CHECK(relative_error(gpu.forward(prompt, 0, gpu_cache, Logits::All),
+                         cpu.forward(prompt, 0, cpu_cache, Logits::All)) < 5e-4f);
+    gpu_cache.flush(gpu.stream());
+    CHECK(gpu_cache.compressed_length(0) == 150 - 16);
+    float worst = 0;
+    for (int t = 150; t < 190; ++t) {  // decode: the sparse kernels (limit 0) or the dense plan
+      const std::span<const int> one(tokens.data() + t, 1);
+      const Matrix got = gpu.forward(one, t, gpu_cache);
+      const Matrix want = cpu.forward(one, t, cpu_cache);
+      REQUIRE(got.allFinite());
+      if (!overlap) worst = std::max(worst, relative_error(got, want));
     }
+    gpu_cache.flush(gpu.stream());
+    CHECK(gpu_cache.compressed_length(0) == 190 - 16);
+    CHECK(gpu_cache.buffer_length(0) == 16);
+    if (!overlap) {  // overlapped, a step sees one more exact token than the CPU's
+      MESSAGE("after a 150-token prompt in one step: decode logits vs CPU, worst " << worst);
+      CHECK(worst < 1.5e-1f);
+    }
+    // The prompt's codes: from the same exact keys and values as the CPU's.
+    const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, 150 - 16), total = 2 * c.n_kv_heads * (150 - 16);
+    MESSAGE("layer 0, the prompt's codes identical to the CPU's: " << same << " of " << total);
+    CHECK(same >= total * 98 / 100);
+  });
 }
 
 TEST_CASE("GPU lexico cache: a forward call of several steps is attended exactly and coded after it") {
@@ -398,41 +408,32 @@ TEST_CASE("GPU lexico cache: a forward call of several steps is attended exactly
   GpuModel gpu(cpu, WeightPrecision::F32, 64);
   const std::vector<int> tokens = synthetic_tokens(100, c.vocab_size, 13);
   const int calls[][2] = {{0, 30}, {30, 51}, {51, 92}};
-  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
-    for (bool overlap : {false, true}) {
-      CAPTURE(densify_limit);
-      CAPTURE(overlap);
-      LexicoOptions o;
-      o.sparsity = 8;
-      o.buffer = 16;
-      LexicoCache cpu_cache(shape, dict, o);
-      GpuLexicoCache gpu_cache(shape, dict, o, 100, 20, overlap, /*encode_batch=*/1);
-      gpu_cache.set_densify_limit(densify_limit);
-      const int64_t base_rows = gpu_cache.buffer_capacity();
-      CHECK(base_rows == 16 + 20);
-      for (const auto& call : calls) {
-        CAPTURE(call[0]);
-        const std::span<const int> part(tokens.data() + call[0], size_t(call[1] - call[0]));
-        const float err = relative_error(gpu.forward(part, call[0], gpu_cache, Logits::All),
-                                         cpu.forward(part, call[0], cpu_cache, Logits::All));
-        MESSAGE("tokens " << call[0] << ".." << call[1] << " in steps of 20: logits vs CPU " << err);
-        // The first call is all exact; the later ones also attend codes,
-        // which may differ from the CPU's at an OMP near-tie.
-        CHECK(err < (call[0] == 0 ? 5e-4f : 5e-3f));
-        gpu_cache.flush(gpu.stream());
-        CHECK(gpu_cache.compressed_length(0) == call[1] - 16);
-        CHECK(gpu_cache.buffer_length(0) == 16);
-        CHECK(gpu_cache.buffer_capacity() == base_rows);  // the grown buffer was given back
-      }
-      for (int t = 92; t < 100; ++t) {
-        const std::span<const int> one(tokens.data() + t, 1);
-        REQUIRE(gpu.forward(one, t, gpu_cache).allFinite());
-      }
-      const int64_t coded = 92 - 16;
-      const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, coded), total = int(2 * c.n_kv_heads * coded);
-      MESSAGE("layer 0, codes identical to the CPU's: " << same << " of " << total);
-      CHECK(same >= total * 98 / 100);
+  for_each_plan(shape, dict, 100, 20, [&](LexicoCache& cpu_cache, GpuLexicoCache& gpu_cache, bool) {
+    const int64_t base_rows = gpu_cache.buffer_capacity();
+    CHECK(base_rows == 16 + 20);
+    for (const auto& call : calls) {
+      CAPTURE(call[0]);
+      const std::span<const int> part(tokens.data() + call[0], size_t(call[1] - call[0]));
+      const float err = relative_error(gpu.forward(part, call[0], gpu_cache, Logits::All),
+                                       cpu.forward(part, call[0], cpu_cache, Logits::All));
+      MESSAGE("tokens " << call[0] << ".." << call[1] << " in steps of 20: logits vs CPU " << err);
+      // The first call is all exact; the later ones also attend codes,
+      // which may differ from the CPU's at an OMP near-tie.
+      CHECK(err < (call[0] == 0 ? 5e-4f : 5e-3f));
+      gpu_cache.flush(gpu.stream());
+      CHECK(gpu_cache.compressed_length(0) == call[1] - 16);
+      CHECK(gpu_cache.buffer_length(0) == 16);
+      CHECK(gpu_cache.buffer_capacity() == base_rows);  // the grown buffer was given back
     }
+    for (int t = 92; t < 100; ++t) {
+      const std::span<const int> one(tokens.data() + t, 1);
+      REQUIRE(gpu.forward(one, t, gpu_cache).allFinite());
+    }
+    const int64_t coded = 92 - 16;
+    const int same = same_codes(gpu_cache, cpu_cache, c.n_kv_heads, coded), total = int(2 * c.n_kv_heads * coded);
+    MESSAGE("layer 0, codes identical to the CPU's: " << same << " of " << total);
+    CHECK(same >= total * 98 / 100);
+  });
 }
 
 TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the sparse kernels do") {

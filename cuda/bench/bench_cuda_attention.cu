@@ -301,20 +301,18 @@ PrefillRow bench_prefill(int n_heads, int n_kv, int m, int n, int64_t start) {
   DeviceBuffer<__half> k(size_t(n_kv) * cap * m), v(k.size());
   fill_half<<<grid_for(k.size()), 256>>>(k.data(), k.size(), 11, 1.0f);
   fill_half<<<grid_for(v.size()), 256>>>(v.data(), v.size(), 12, 1.0f);
-  DeviceBuffer<__half> q16(size_t(n) * n_heads * m);
-  DeviceBuffer<float> q(q16.size()), out(q16.size()), out2(q16.size());
-  fill_half<<<grid_for(q16.size()), 256>>>(q16.data(), q16.size(), 13, 2.0f);
+  DeviceBuffer<float> q(size_t(n) * n_heads * m), out(q.size()), out2(q.size());
+  {
+    std::vector<float> hq(q.size());
+    std::mt19937 rng(uint32_t(start + m));
+    std::normal_distribution<float> normal;
+    for (auto& x : hq) x = normal(rng);
+    LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), hq.data(), q.bytes(), cudaMemcpyHostToDevice));
+  }
   std::vector<int32_t> lens(n);
   for (int i = 0; i < n; ++i) lens[i] = int32_t(start + i + 1);
   DeviceBuffer<int32_t> lend(n);
   LEXICO_CUDA_CHECK(cudaMemcpy(lend.data(), lens.data(), n * sizeof(int32_t), cudaMemcpyHostToDevice));
-  {
-    std::vector<__half> h(q16.size());
-    LEXICO_CUDA_CHECK(cudaMemcpy(h.data(), q16.data(), q16.bytes(), cudaMemcpyDeviceToHost));
-    std::vector<float> f(h.size());
-    for (size_t i = 0; i < h.size(); ++i) f[i] = __half2float(h[i]);
-    LEXICO_CUDA_CHECK(cudaMemcpy(q.data(), f.data(), q.bytes(), cudaMemcpyHostToDevice));
-  }
   const auto* kb = reinterpret_cast<const uint16_t*>(k.data());
   const auto* vb = reinterpret_cast<const uint16_t*>(v.data());
   DenseDecodeAttention attention(shape);

@@ -158,17 +158,23 @@ struct Row {
   double sparse_mib, dense_mib, check;
 };
 
+// The attention shape both sections start from.
+DecodeShape attention_shape(int batch, int n_heads, int n_kv, int m, int64_t capacity) {
+  DecodeShape shape;
+  shape.batch = batch;
+  shape.n_heads = n_heads;
+  shape.n_kv_heads = n_kv;
+  shape.head_dim = m;
+  shape.compressed_capacity = capacity;
+  return shape;
+}
+
 Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<float>& dict_host) {
   const int H = 32, KV = 8, G = H / KV, m = 128, N = 4096, B = 128;
   Row row{context, batch, s, 0, 0, 0, 0, 0, 0};
-  DecodeShape shape;
-  shape.batch = batch;
-  shape.n_heads = H;
-  shape.n_kv_heads = KV;
-  shape.head_dim = m;
+  DecodeShape shape = attention_shape(batch, H, KV, m, context - B);
   shape.n_atoms = N;
   shape.sparsity = s;
-  shape.compressed_capacity = context - B;
   shape.buffer_capacity = B;
   const size_t rows = size_t(batch) * KV * shape.compressed_capacity;
   const size_t brows = size_t(batch) * KV * B;
@@ -292,12 +298,7 @@ struct PrefillRow {
 
 PrefillRow bench_prefill(int n_heads, int n_kv, int m, int n, int64_t start) {
   const int64_t cap = start + n;
-  DecodeShape shape;
-  shape.batch = n;
-  shape.n_heads = n_heads;
-  shape.n_kv_heads = n_kv;
-  shape.head_dim = m;
-  shape.compressed_capacity = cap;
+  const DecodeShape shape = attention_shape(n, n_heads, n_kv, m, cap);
   DeviceBuffer<__half> k(size_t(n_kv) * cap * m), v(k.size());
   fill_half<<<grid_for(k.size()), 256>>>(k.data(), k.size(), 11, 1.0f);
   fill_half<<<grid_for(v.size()), 256>>>(v.data(), v.size(), 12, 1.0f);

@@ -214,11 +214,8 @@ __device__ void prepare_residual(const float (&r)[M / 32], __half* rt_row, float
     if (lane == 0) *eps_out = eps;
   }
   if constexpr (EPL == 4) {
-    __half2 p0 = __halves2half2(h[0], h[1]), p1 = __halves2half2(h[2], h[3]);
-    uint2 u;
-    u.x = *reinterpret_cast<uint32_t*>(&p0);
-    u.y = *reinterpret_cast<uint32_t*>(&p1);
-    *reinterpret_cast<uint2*>(rt_row + lane * 4) = u;
+    *reinterpret_cast<uint2*>(rt_row + lane * 4) =
+        make_uint2(dev::half2_bits(__halves2half2(h[0], h[1])), dev::half2_bits(__halves2half2(h[2], h[3])));
   } else {
     __half2 p0 = __halves2half2(h[0], h[1]);
     *reinterpret_cast<__half2*>(rt_row + lane * 2) = p0;

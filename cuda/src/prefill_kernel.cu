@@ -27,20 +27,12 @@ constexpr int kKeyRows = 64;    // key and value rows a tile
 constexpr int kThreads = 128;
 constexpr float kLog2e = 1.4426950408889634f;
 
-__device__ __forceinline__ uint32_t half2_bits(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
-
 // (x0, x1) ≈ hi + lo, each a pair of FP16 values.
 __device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
   const __half2 h = __floats2half2_rn(x0, x1);
   const float2 r = __half22float2(h);
-  hi = half2_bits(h);
-  lo = half2_bits(__floats2half2_rn(x0 - r.x, x1 - r.y));
-}
-
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(dev::smem_addr(p)));
+  hi = dev::half2_bits(h);
+  lo = dev::half2_bits(__floats2half2_rn(x0 - r.x, x1 - r.y));
 }
 
 template <int M>
@@ -162,7 +154,7 @@ __global__ void __launch_bounds__(kThreads) prefill_kernel(const DenseArgs a) {
 #pragma unroll
       for (int jd = 0; jd < M / 16; ++jd) {
         uint32_t b[4];
-        ldmatrix_x4_trans(b, &v_s[c * 16 + (mi & 1) * 8 + mr][(2 * jd + (mi >> 1)) * 8]);
+        dev::ldmatrix_x4_trans(b, &v_s[c * 16 + (mi & 1) * 8 + mr][(2 * jd + (mi >> 1)) * 8]);
         dev::mma_16816(o[2 * jd], ph, b[0], b[1]);
         dev::mma_16816(o[2 * jd], pl, b[0], b[1]);
         dev::mma_16816(o[2 * jd + 1], ph, b[2], b[3]);

@@ -21,9 +21,9 @@
 //    than the sparse kernels' four (the reconstruction shares the append's
 //    launch).
 // While nothing is compressed yet (a prompt, however many steps it takes)
-// the dense kernel attends the buffer in place. finish_step() codes the step's overflow of
-// every layer, keys and values, in one GpuOmpEncoder launch over the 2·L
-// dictionaries: the per-token path of the method.
+// the dense kernel attends the buffer in place. finish_step() codes the
+// step's overflow of every layer, keys and values, in one GpuOmpEncoder
+// launch over the 2·L dictionaries: the per-token path of the method.
 //
 // Overlapped encoding (the default): that launch runs on a second stream
 // while the next step computes, and its codes are committed at the next

@@ -1,6 +1,8 @@
 // Decode attention over the compressed cache vs dense FP16 attention over the
 // same context, at Llama-3.1-8B shapes (32 query heads, 8 KV heads, head_dim
-// 128, N = 4096): context 4k–128k, batch 1–32. Then a prefill step (2,048
+// 128, N = 4096): context 4k–128k, batch 1–32. Then short contexts (512 to
+// 4,096 tokens, batch 1) at the 1B and 8B shapes: the one-launch cluster
+// kernel against the three kernels and dense FP16. Then a prefill step (2,048
 // queries of one sequence) at three model shapes: the tensor-core prefill
 // kernel against flash-decoding over the same rows.
 //
@@ -155,6 +157,7 @@ struct Row {
   int64_t context;
   int batch, s;
   double sparse_ms, flash_ms, cublas_ms;
+  double cluster_ms, three_ms;  // with compare_kernels: each sparse path forced (0: the cluster kernel does not fit)
   double sparse_mib, dense_mib, check;
 };
 
@@ -169,9 +172,12 @@ DecodeShape attention_shape(int batch, int n_heads, int n_kv, int m, int64_t cap
   return shape;
 }
 
-Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<float>& dict_host) {
-  const int H = 32, KV = 8, G = H / KV, m = 128, N = 4096, B = 128;
-  Row row{context, batch, s, 0, 0, 0, 0, 0, 0};
+// dict_host: unit-norm key then value dictionaries, [N][m] each. sparse_ms
+// is SparseKernel::Auto's; compare_kernels also times the two paths forced.
+Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<float>& dict_host, int H = 32,
+              int KV = 8, int m = 128, bool compare_kernels = false) {
+  const int G = H / KV, N = 4096, B = 128;
+  Row row{context, batch, s, 0, 0, 0, 0, 0, 0, 0, 0};
   DecodeShape shape = attention_shape(batch, H, KV, m, context - B);
   shape.n_atoms = N;
   shape.sparsity = s;
@@ -227,9 +233,17 @@ Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std:
                              tcd.data(),   tbd.data(),   st.dk.data(), st.dv.data()};
     }
     SparseDecodeAttention attention(shape);
-    row.sparse_ms = time_calls(
-        [&](int i) { attention.run(ss[i % sets].view, q.data(), out.data(), batch, shape.compressed_capacity); },
-        std::max(10, 2 * sets));
+    const auto sparse_call = [&](int i) {
+      attention.run(ss[i % sets].view, q.data(), out.data(), batch, shape.compressed_capacity);
+    };
+    row.sparse_ms = time_calls(sparse_call, std::max(10, 2 * sets));
+    if (compare_kernels) {
+      attention.set_kernel(SparseKernel::Cluster);
+      if (attention.takes_cluster_kernel(ss[0].view, shape.compressed_capacity))
+        row.cluster_ms = time_calls(sparse_call, std::max(10, 2 * sets));
+      attention.set_kernel(SparseKernel::ThreeKernels);
+      row.three_ms = time_calls(sparse_call, std::max(10, 2 * sets));
+    }
   }
   // ---- dense FP16 ----
   {
@@ -332,6 +346,20 @@ PrefillRow bench_prefill(int n_heads, int n_kv, int m, int n, int64_t start) {
   return row;
 }
 
+// Random unit-norm dictionaries, keys then values, float32 [N = 4096][m] each.
+std::vector<float> random_dictionaries(int m) {
+  const int N = 4096;
+  std::vector<float> dict(size_t(2) * N * m);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (size_t a = 0; a < size_t(2) * N; ++a) {
+    double n2 = 0;
+    for (int e = 0; e < m; ++e) n2 += std::pow(dict[a * m + e] = normal(rng), 2);
+    for (int e = 0; e < m; ++e) dict[a * m + e] /= float(std::sqrt(n2));
+  }
+  return dict;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -349,18 +377,7 @@ int main(int argc, char** argv) {
   try {
     cublasHandle_t blas;
     CUBLAS_CHECK(cublasCreate(&blas));
-    // Random unit-norm dictionaries (keys then values), float32 [N][m].
-    const int N = 4096, m = 128;
-    std::vector<float> dict(size_t(2) * N * m);
-    {
-      std::mt19937 rng(3);
-      std::normal_distribution<float> normal;
-      for (size_t a = 0; a < size_t(2) * N; ++a) {
-        double n2 = 0;
-        for (int e = 0; e < m; ++e) n2 += std::pow(dict[a * m + e] = normal(rng), 2);
-        for (int e = 0; e < m; ++e) dict[a * m + e] /= float(std::sqrt(n2));
-      }
-    }
+    const std::vector<float> dict = random_dictionaries(128), dict64 = random_dictionaries(64);
     std::printf("shapes: 32 query heads, 8 KV heads, head_dim 128, N = 4096, buffer 128 tokens FP16; one layer, "
                 "one new token per sequence\n");
     std::printf("%8s %5s %3s %10s %10s %10s %8s %10s %10s %7s\n", "context", "batch", "s", "sparse_ms", "flash_ms",
@@ -386,9 +403,30 @@ int main(int argc, char** argv) {
           rows.push_back(r);
         }
     }
-    cublasDestroy(blas);
     std::printf("speedup = min(flash, cuBLAS) / sparse; sparse_MiB = measured allocation of the compressed layer "
                 "(= accounted bytes: 3·s per vector + FP16 buffer); check = flash vs cuBLAS relative difference\n");
+
+    std::printf("\nshort context, batch 1: the one-launch cluster kernel against the three kernels and dense "
+                "FP16\n");
+    std::printf("%-13s %8s %3s %11s %9s %9s %9s %9s %10s %9s\n", "shape", "context", "s", "cluster_ms", "three_ms",
+                "auto_ms", "flash_ms", "cublas_ms", "vs_three", "vs_dense");
+    struct ShortShape {
+      const char* name;
+      int m;
+    };
+    for (const ShortShape& sh : {ShortShape{"Llama-3.2-1B", 64}, ShortShape{"Llama-3.1-8B", 128}})
+      for (int s : {16, 8})
+        for (int64_t ctx : {512, 1024, 2048, 3072, 4096}) {
+          const Row r = bench_one(ctx, 1, s, blas, sh.m == 64 ? dict64 : dict, 32, 8, sh.m, true);
+          const double dense = std::min(r.flash_ms, r.cublas_ms);
+          std::printf("%-13s %8lld %3d %11.4f %9.4f %9.4f %9.4f %9.4f %9.2fx %8.2fx\n", sh.name, (long long)ctx, s,
+                      r.cluster_ms, r.three_ms, r.sparse_ms, r.flash_ms, r.cublas_ms, r.three_ms / r.cluster_ms,
+                      dense / r.sparse_ms);
+          std::fflush(stdout);
+        }
+    std::printf("vs_three = three kernels / cluster kernel; auto_ms = SparseKernel::Auto's choice; vs_dense = "
+                "min(flash, cuBLAS) / auto (the same context: 128 buffer rows, the rest compressed)\n");
+    cublasDestroy(blas);
 
     std::printf("\nprefill step of one sequence: n queries after `start` rows, query i sees start + i + 1 rows\n");
     std::printf("%-16s %6s %6s %11s %11s %8s %8s %8s\n", "shape", "n", "start", "prefill_ms", "flash_ms", "speedup",

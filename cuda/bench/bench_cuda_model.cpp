@@ -2,7 +2,7 @@
 // the full cache, and the CPU forward as the reference, in the same run.
 //
 //   bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] [--contexts a,b,...]
-//                    [--densify-limit T] [--compare-plans] [--compare-batches]
+//                    [--densify-limit T] [--compare-plans] [--compare-batches] [--compare-kernels]
 //
 // A model of the named shape with random weights (lexico::synthetic_model:
 // the real weights cannot reach the GPU machine), FP16 weights, one sequence.
@@ -14,7 +14,9 @@
 // model's, GpuModel::densify_limit); --compare-plans adds s = 16 and s = 8
 // caches that always take the sparse kernels, --compare-batches s = 16 and
 // s = 8 caches that code every decode step (encode batch 1, not a full OMP
-// tile's worth of steps), decoded in the same rounds.
+// tile's worth of steps), --compare-kernels s = 16 and s = 8 caches whose
+// sparse steps take the three kernels rather than the one-launch cluster
+// kernel where it is the faster (SparseKernel), decoded in the same rounds.
 //   prefill: 2,048 tokens in one step and 8,192 in steps of 2,048, until the
 //     first token and until every code is stored;
 //   decode: per context length C, every cache is filled to C positions with
@@ -121,6 +123,7 @@ struct CacheKind {
   bool overlap = true;
   int64_t densify_limit = -1;  // -1: the run's --densify-limit
   int encode_batch = 0;        // GpuLexicoCache's encode_batch (0: a full OMP tile)
+  SparseKernel sparse_kernel = SparseKernel::Auto;
 };
 
 int64_t densify_limit = -1;  // -1: the model's (GpuModel::densify_limit)
@@ -133,6 +136,7 @@ std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape,
   o.buffer = 128;
   auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, capacity, max_step, kind.overlap, kind.encode_batch);
   cache->set_densify_limit(kind.densify_limit >= 0 ? kind.densify_limit : densify_limit);
+  cache->set_sparse_kernel(kind.sparse_kernel);
   return cache;
 }
 
@@ -151,7 +155,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string shape_name = "smollm2";
   int n_atoms = 4096;
-  bool compare_plans = false, compare_batches = false;
+  bool compare_plans = false, compare_batches = false, compare_kernels = false;
   std::vector<int64_t> contexts;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
@@ -161,10 +165,12 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--densify-limit") && i + 1 < argc) densify_limit = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--compare-plans")) compare_plans = true;
     else if (!std::strcmp(argv[i], "--compare-batches")) compare_batches = true;
+    else if (!std::strcmp(argv[i], "--compare-kernels")) compare_kernels = true;
     else {
       std::fprintf(stderr,
                    "usage: bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] "
-                   "[--contexts a,b,...] [--densify-limit T] [--compare-plans] [--compare-batches]\n");
+                   "[--contexts a,b,...] [--densify-limit T] [--compare-plans] [--compare-batches] "
+                   "[--compare-kernels]\n");
       return 2;
     }
   }
@@ -205,6 +211,10 @@ int main(int argc, char** argv) {
   if (compare_batches) {  // every decode step coded, in the same rounds
     kinds.push_back({"s=16 batch 1", 16, true, -1, 1});
     kinds.push_back({"s=8 batch 1", 8, true, -1, 1});
+  }
+  if (compare_kernels) {  // the sparse steps on the three kernels, in the same rounds
+    kinds.push_back({"s=16 3-kernel", 16, true, -1, 0, SparseKernel::ThreeKernels});
+    kinds.push_back({"s=8 3-kernel", 8, true, -1, 0, SparseKernel::ThreeKernels});
   }
 
   // Prefill through the model: one step of 2,048 tokens, and 8,192 tokens in

@@ -21,6 +21,11 @@ constexpr int64_t kSparseMinTokens = 512, kDenseMinTokens = 512;
 // (a block: 64 queries of a head, K and V read once a block) replaces
 // flash-decoding (K and V read once a query).
 constexpr int kPrefillMinQueries = 16;
+// Compressed and buffer rows × s up to which SparseKernel::Auto takes the
+// cluster kernel: the crossover with the three kernels measured on an H200
+// (docs/benchmarks.md) lies at 2,000–2,500 rows for s = 16 and about 3,500
+// for s = 8, at the 1B and 8B shapes.
+constexpr int64_t kClusterAutoPairs = 24576;
 
 void check_shape(const DecodeShape& s, const char* what) {
   if (s.batch < 1 || s.n_heads < 1 || s.n_kv_heads < 1 || s.n_heads % s.n_kv_heads != 0)
@@ -169,6 +174,12 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.t_cap = shape_.compressed_capacity;
   a.b_cap = kv.buffer_rows > 0 ? kv.buffer_rows : shape_.buffer_capacity;
   a.shared_kv = kv.one_sequence;
+  a.scale = 1.0f / std::sqrt(float(a.m));
+  a.cluster_rows = cluster_rows(kv, max_compressed);
+  if (a.cluster_rows > 0) {
+    attn_detail::launch_sparse_cluster(a, stream);
+    return;
+  }
   const SplitPlan plan = plan_splits(std::max<int64_t>(max_compressed, 1), int64_t(batch) * a.n_kv * a.n_hg,
                                      device_info().sm_count, kSparseMinTokens);
   a.splits = plan.splits;
@@ -180,8 +191,27 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   const int col_tiles = (batch * a.n_heads + 31) / 32;
   const int k_split = std::clamp(2 * device_info().sm_count / col_tiles, 1, (a.n_atoms + 31) / 32);
   a.apply_atoms = ((a.n_atoms + k_split - 1) / k_split + 31) / 32 * 32;
-  a.scale = 1.0f / std::sqrt(float(a.m));
   attn_detail::launch_sparse(a, stream);
+}
+
+// Rows the cluster kernel's shared memory must hold for this call (its
+// compressed rows and at most min(B_cap, N) buffer rows: the sparse path's
+// limit); 0 where the call takes the three kernels.
+int64_t SparseDecodeAttention::cluster_rows(const CompressedKv& kv, int64_t max_compressed) const {
+  if (kernel_ == SparseKernel::ThreeKernels || !attn_detail::sparse_cluster_available()) return 0;
+  const int64_t b_cap = kv.buffer_rows > 0 ? kv.buffer_rows : shape_.buffer_capacity;
+  const int64_t rows = max_compressed + std::min<int64_t>(b_cap, shape_.n_atoms);
+  if (rows > attn_detail::kClusterMaxRows) return 0;
+  // Every block of a cluster reads every row's value pairs; past this many
+  // pairs a row-split over more blocks (the three kernels) is the faster.
+  if (kernel_ == SparseKernel::Auto && rows * shape_.sparsity > kClusterAutoPairs) return 0;
+  const size_t smem = attn_detail::sparse_cluster_smem(shape_.n_atoms, heads_per_block_, shape_.head_dim,
+                                                        shape_.sparsity, rows);
+  return smem <= device_info().shared_per_block_optin ? rows : 0;
+}
+
+bool SparseDecodeAttention::takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed) const {
+  return cluster_rows(kv, max_compressed) > 0;
 }
 
 DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape_(max_shape) {

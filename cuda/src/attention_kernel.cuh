@@ -30,10 +30,23 @@ struct SparseArgs {
   int splits = 0;  // P
   int64_t tokens_per_split = 0;
   float scale = 0.0f;
+  int64_t cluster_rows = 0;  // the cluster kernel's: compressed + buffer rows its shared memory holds
 };
 
 size_t sparse_partial_smem(int n_atoms, int hb, int s);
+// The three kernels: qD, partials over token splits, merge and D_v·Â.
 void launch_sparse(const SparseArgs& args, cudaStream_t stream);
+
+// The same computation in one launch (sparse_cluster_kernel.cu): a cluster of
+// kClusterBlocks blocks per head group shares qD, the scores and the output
+// through distributed shared memory. For calls whose compressed and buffer
+// rows fit shared memory (args.cluster_rows ≤ kClusterMaxRows), where the
+// three kernels' fixed work outweighs the tokens'. sm_90 only.
+constexpr int kClusterBlocks = 8;
+constexpr int64_t kClusterMaxRows = 4096;
+size_t sparse_cluster_smem(int n_atoms, int hb, int m, int s, int64_t rows);
+bool sparse_cluster_available();  // the GPU and the binary run clusters (sm_90 code)
+void launch_sparse_cluster(const SparseArgs& args, cudaStream_t stream);
 
 struct DenseArgs {
   const uint16_t* k = nullptr;

@@ -227,7 +227,12 @@ void GpuLexicoCache::append(int layer, const float* k, const float* v, int n_tok
 }
 
 bool GpuLexicoCache::dense_plan(int64_t compressed, int n_tokens, int64_t buffered) const {
-  return compressed > 0 && (n_tokens > 1 || compressed <= densify_limit_ || buffered > n_atoms_);
+  if (compressed == 0) return false;
+  if (n_tokens > 1 || buffered > n_atoms_) return true;
+  if (compressed > densify_limit_) return false;
+  CompressedKv kv;  // the one launch of the cluster kernel beats the reconstruction's two (docs/benchmarks.md)
+  kv.buffer_rows = buffer_capacity_;
+  return !attention_.takes_cluster_kernel(kv, compressed);
 }
 
 void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "gpu_test.h"
@@ -202,17 +203,30 @@ void run_case(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int
                   dkd.data(), dvd.data()};
   SparseDecodeAttention sparse(shape);
   const int64_t max_tc = *std::max_element(c.tc.begin(), c.tc.end());
+  sparse.set_kernel(SparseKernel::Cluster);
+  const bool cluster = sparse.takes_cluster_kernel(kv, max_tc);
+  // The three kernels; then, where the rows fit it, the one-launch cluster kernel.
   std::vector<float> got(c.q.size());
-  for (int rep = 0; rep < 2; ++rep) {  // a second run reuses the workspace
-    LEXICO_CUDA_CHECK(cudaMemset(out.data(), 0xFF, out.bytes()));  // poison: every output must be written
-    sparse.run(kv, q.data(), out.data(), shape.batch, max_tc);
-    LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
-    LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
-    const double err = worst_head_error(got, reference(c, false), m);
-    MESSAGE("sparse attention (m " << m << ", s " << shape.sparsity << ", N " << shape.n_atoms << ", q×" << q_scale
+  for (bool use_cluster : {false, true}) {
+    if (use_cluster && !cluster) break;
+    sparse.set_kernel(use_cluster ? SparseKernel::Cluster : SparseKernel::ThreeKernels);
+    for (int rep = 0; rep < 2; ++rep) {  // a second run reuses the workspace
+      LEXICO_CUDA_CHECK(cudaMemset(out.data(), 0xFF, out.bytes()));  // poison: every output must be written
+      sparse.run(kv, q.data(), out.data(), shape.batch, max_tc);
+      LEXICO_CUDA_CHECK(cudaDeviceSynchronize());
+      LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+      const double err = worst_head_error(got, reference(c, false), m);
+      MESSAGE("sparse attention, " << std::string(use_cluster ? "cluster kernel" : "three kernels") << " (m " << m << ", s "
+                                   << shape.sparsity << ", N " << shape.n_atoms << ", q×" << q_scale
                                    << "): worst head error " << err);
-    CHECK(err <= 1e-4);
+      CHECK(err <= 1e-4);
+    }
   }
+  // The cluster kernel takes calls of up to 4,096 rows on sm_90; Auto, those of up to 24,576 value pairs.
+  const int64_t rows = max_tc + std::min(shape.buffer_capacity, shape.n_atoms);
+  CHECK(cluster == (rows <= 4096 && device_info().major >= 9));
+  sparse.set_kernel(SparseKernel::Auto);
+  CHECK(sparse.takes_cluster_kernel(kv, max_tc) == (cluster && rows * shape.sparsity <= 24576));
   // Dense FP16 reference kernel on the same tokens.
   DecodeShape dshape = shape;
   dshape.compressed_capacity = c.dense_cap;

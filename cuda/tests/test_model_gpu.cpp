@@ -65,21 +65,37 @@ int same_codes(const GpuLexicoCache& gpu, const LexicoCache& cpu, int kv_heads, 
   return same;
 }
 
-// body(cpu_cache, gpu_cache, overlap) for both attention plans (densify
-// limit 0: the sparse kernels; the default) and both codings (serial,
-// overlapped with encode batch 1), each with fresh caches: s = 8, n_b = 16.
+// The decode steps' attention plans a test runs: sparse on the cluster
+// kernel (the tests' contexts are short) and on the three kernels, and the
+// dense plan (the compressed rows reconstructed).
+struct DecodePlan {
+  const char* name;
+  int64_t densify_limit;
+  SparseKernel kernel;
+};
+const DecodePlan kDecodePlans[] = {{"sparse, cluster kernel", 0, SparseKernel::Cluster},
+                                   {"sparse, three kernels", 0, SparseKernel::ThreeKernels},
+                                   {"dense", GpuLexicoCache::kDensifyLimit, SparseKernel::ThreeKernels}};
+
+void set_plan(GpuLexicoCache& cache, const DecodePlan& plan) {
+  cache.set_densify_limit(plan.densify_limit);
+  cache.set_sparse_kernel(plan.kernel);
+}
+
+// body(cpu_cache, gpu_cache, overlap) for every decode plan and both codings
+// (serial, overlapped with encode batch 1), each with fresh caches: s = 8, n_b = 16.
 template <typename Body>
 void for_each_plan(const CacheShape& shape, const Dictionary& dict, int64_t capacity, int max_step, Body body) {
-  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
+  for (const DecodePlan& plan : kDecodePlans)
     for (bool overlap : {false, true}) {
-      CAPTURE(densify_limit);
+      CAPTURE(std::string(plan.name));
       CAPTURE(overlap);
       LexicoOptions o;
       o.sparsity = 8;
       o.buffer = 16;
       LexicoCache cpu_cache(shape, dict, o);
       GpuLexicoCache gpu_cache(shape, dict, o, capacity, max_step, overlap, /*encode_batch=*/1);
-      gpu_cache.set_densify_limit(densify_limit);
+      set_plan(gpu_cache, plan);
       body(cpu_cache, gpu_cache, overlap);
     }
 }
@@ -197,12 +213,10 @@ TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
   const CacheShape shape = c.cache_shape();
   const Dictionary dict = synthetic_dictionary(shape, 256, 100);
   GpuModel gpu(cpu, WeightPrecision::F32, 64);
-  // Densify limit 0: every decode step attends with the sparse kernels; the
-  // default: this short context decodes with the dense plan.
-  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit})
+  for (const DecodePlan& plan : kDecodePlans)
     for (float delta : {0.0f, 0.8f})
       for (bool overlap : {false, true}) {
-        CAPTURE(densify_limit);
+        CAPTURE(std::string(plan.name));
         CAPTURE(delta);
         CAPTURE(overlap);
         LexicoOptions o;
@@ -218,7 +232,7 @@ TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
         const std::vector<int> tokens = synthetic_tokens(110, c.vocab_size, 5);
         LexicoCache cpu_cache(shape, dict, cpu_options);
         GpuLexicoCache gpu_cache(shape, dict, o, 128, 64, overlap, /*encode_batch=*/1);
-        gpu_cache.set_densify_limit(densify_limit);
+        set_plan(gpu_cache, plan);
         const std::span<const int> prompt(tokens.data(), prompt_length);
         const Matrix a0 = gpu.forward(prompt, 0, gpu_cache, Logits::All);
         const Matrix b0 = cpu.forward(prompt, 0, cpu_cache, Logits::All);
@@ -293,8 +307,8 @@ TEST_CASE("GPU lexico cache: overlapped decode steps coded in batches keep the C
   CHECK(GpuLexicoCache::auto_encode_batch(CacheShape{30, 9, 3, 64}) == 22);
   CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 128, 64, false, 5), doctest::Contains("needs overlap"), Error);
   CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 128, 64, true, 33), doctest::Contains("outside 0..32"), Error);
-  for (int64_t densify_limit : {int64_t(0), GpuLexicoCache::kDensifyLimit}) {
-    CAPTURE(densify_limit);
+  for (const DecodePlan& plan : kDecodePlans) {
+    CAPTURE(std::string(plan.name));
     constexpr int kBatch = 5;
     const std::vector<int> tokens = synthetic_tokens(108, c.vocab_size, 5);
     // A step that attends e tokens exactly sees what the CPU's cache with a
@@ -308,7 +322,7 @@ TEST_CASE("GPU lexico cache: overlapped decode steps coded in batches keep the C
       cpu_caches.push_back(std::make_unique<LexicoCache>(shape, dict, b));
     }
     GpuLexicoCache gpu_cache(shape, dict, o, 128, 64, true, kBatch);
-    gpu_cache.set_densify_limit(densify_limit);
+    set_plan(gpu_cache, plan);
     const std::span<const int> prompt(tokens.data(), 40);
     const Matrix want0 = cpu.forward(prompt, 0, *cpu_caches[0], Logits::All);
     CHECK(relative_error(gpu.forward(prompt, 0, gpu_cache, Logits::All), want0) < 5e-4f);  // a prefill attends exactly
@@ -457,6 +471,7 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
     // sparse one leaves that to attend.
     auto filled = [&](int64_t limit) {
       auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 400, 64, /*overlap_encoding=*/false);
+      cache->set_sparse_kernel(SparseKernel::ThreeKernels);  // the cluster kernel would take the dense plan's steps
       for (int step = 0; step < 5; ++step) {  // steps 2-5: multi-token steps on the dense plan
         cache->append(0, k.data(), v.data(), 64, nullptr);
         cache->finish_step(nullptr);
@@ -507,6 +522,7 @@ TEST_CASE("GPU lexico cache: the dense scratch holds one layer; attending layers
   // Both caches: 3 steps of 32 tokens a layer, then one token (the dense plan).
   auto filled = [&] {
     auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 200, 32, /*overlap_encoding=*/false);
+    cache->set_sparse_kernel(SparseKernel::ThreeKernels);  // the cluster kernel would take the dense plan's steps
     for (int step = 0; step < 3; ++step) {
       for (int l = 0; l < 2; ++l) cache->append(l, k(l), v(l), int(n), nullptr);
       cache->finish_step(nullptr);

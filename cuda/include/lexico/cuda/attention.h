@@ -13,7 +13,10 @@
 // and D_v is applied once per head. The token range is split over blocks
 // (flash-decoding); the last kernel merges the partial maxima, sums
 // and coefficient vectors at its atoms and applies D_v. Three kernels a call,
-// chained (programmatic dependent launch on sm_90).
+// chained (programmatic dependent launch on sm_90). Short calls take one
+// launch instead on sm_90: a cluster of 8 blocks per head group, each over an
+// eighth of the atoms and of the rows, sharing qD, the scores and the output
+// through distributed shared memory (SparseKernel).
 //
 // Layout (fixed-s rows, as LexicoCache's δ = 0 storage; a code that OMP ended
 // early carries zero coefficients): per sequence and KV head, tokens oldest
@@ -69,6 +72,13 @@ struct CompressedKv {
 // values), FP16 buffer 2·m per vector; dictionaries not included.
 size_t compressed_kv_bytes(const DecodeShape& shape);
 
+// Which kernels SparseDecodeAttention::run takes.
+enum class SparseKernel {
+  Auto,          // the cluster kernel where it is the faster (rows · s ≤ 24,576, docs/benchmarks.md)
+  Cluster,       // the cluster kernel wherever it fits (≤ 4,096 compressed and buffer rows in shared memory)
+  ThreeKernels,  // qD, partials over token splits, merge and D_v·Â
+};
+
 class SparseDecodeAttention {
  public:
   // Plans the token split for shapes up to `max_shape` and allocates the
@@ -88,9 +98,16 @@ class SparseDecodeAttention {
 
   size_t workspace_bytes() const;
   const DecodeShape& shape() const { return shape_; }
+  // Whether run() with these arguments takes the one-launch cluster kernel.
+  bool takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed) const;
+  // Auto by default; the others for the tests and benchmarks that compare the two.
+  void set_kernel(SparseKernel kernel) { kernel_ = kernel; }
 
  private:
+  int64_t cluster_rows(const CompressedKv& kv, int64_t max_compressed) const;
+
   DecodeShape shape_;
+  SparseKernel kernel_ = SparseKernel::Auto;
   int heads_per_block_ = 4;
   size_t max_partials_ = 0;  // batch·n_kv·groups·splits
   DeviceBuffer<float> qd_, partial_acc_, partial_stats_, buffer_out_;

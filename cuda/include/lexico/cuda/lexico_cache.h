@@ -11,15 +11,16 @@
 //    the values summed in coefficient space, D_v applied once): it reads
 //    3s bytes a vector where a dense cache reads 2m;
 //  - multi-token steps (a forward call's tokens over earlier calls' codes),
-//    decode steps over few compressed tokens, and decode steps whose buffer
-//    holds more rows than the dictionary has atoms (right after a long
-//    prompt, overlapped): the compressed rows are reconstructed (D·ŷ,
+//    decode steps over few compressed tokens that the one-launch cluster
+//    kernel does not take (SparseKernel::Auto), and decode steps whose
+//    buffer holds more rows than the dictionary has atoms (right after a
+//    long prompt, overlapped): the compressed rows are reconstructed (D·ŷ,
 //    rounded to FP16) into a scratch of one layer's rows, the buffer rows
 //    copied after them, and the dense FP16 kernel attends; one
 //    reconstruction serves all the step's queries, where the sparse kernel
 //    would gather per query, and at short context it costs fewer launches
-//    than the sparse kernels' four (the reconstruction shares the append's
-//    launch).
+//    than the three sparse kernels and the append (the reconstruction
+//    shares the append's launch).
 // While nothing is compressed yet (a prompt, however many steps it takes)
 // the dense kernel attends the buffer in place. finish_step() codes the
 // step's overflow of every layer, keys and values, in one GpuOmpEncoder
@@ -94,10 +95,14 @@ class GpuLexicoCache : public GpuKvCache {
   // Scratch and workspace of the two attention plans (not cache storage).
   size_t workspace_bytes() const;
   // Decode steps over at most this many compressed tokens take the dense
-  // plan (default kDensifyLimit, measured in docs/benchmarks.md); 0 keeps
-  // every decode step sparse. Multi-token steps always take the dense plan.
+  // plan (default kDensifyLimit, measured in docs/benchmarks.md) unless the
+  // cluster kernel takes them; 0 keeps every decode step sparse. Multi-token
+  // steps always take the dense plan.
   void set_densify_limit(int64_t tokens) { densify_limit_ = tokens; }
   int64_t densify_limit() const { return densify_limit_; }
+  // The sparse plan's kernels (SparseDecodeAttention::set_kernel; Auto by
+  // default, ThreeKernels for the reference bench_cuda_model measures).
+  void set_sparse_kernel(SparseKernel kernel) { attention_.set_kernel(kernel); }
   static constexpr int64_t kDensifyLimit = 2560;
   int encode_batch() const { return encode_batch_; }
   // ⌈64 / KV heads⌉ tokens (a full OMP tile of 64 vectors a dictionary), at most kMaxEncodeBatch.

@@ -146,7 +146,7 @@ size_t SparseDecodeAttention::workspace_bytes() const {
 }
 
 void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
-                                cudaStream_t stream) {
+                                cudaStream_t stream, int64_t max_buffered) {
   if (batch < 1 || batch > shape_.batch) usage_error("sparse attention", "batch {} is outside 1..{}", batch, shape_.batch);
   if (max_compressed < 0 || max_compressed > shape_.compressed_capacity)
     usage_error("sparse attention", "{} compressed tokens exceed the capacity {}", max_compressed,
@@ -175,7 +175,7 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
   a.b_cap = kv.buffer_rows > 0 ? kv.buffer_rows : shape_.buffer_capacity;
   a.shared_kv = kv.one_sequence;
   a.scale = 1.0f / std::sqrt(float(a.m));
-  a.cluster_rows = cluster_rows(kv, max_compressed);
+  a.cluster_rows = cluster_rows(kv, max_compressed, max_buffered);
   if (a.cluster_rows > 0) {
     attn_detail::launch_sparse_cluster(a, stream);
     return;
@@ -195,12 +195,14 @@ void SparseDecodeAttention::run(const CompressedKv& kv, const float* q, float* o
 }
 
 // Rows the cluster kernel's shared memory must hold for this call (its
-// compressed rows and at most min(B_cap, N) buffer rows: the sparse path's
-// limit); 0 where the call takes the three kernels.
-int64_t SparseDecodeAttention::cluster_rows(const CompressedKv& kv, int64_t max_compressed) const {
+// compressed rows and its buffer rows: max_buffered, else min(B_cap, N), the
+// sparse path's limit); 0 where the call takes the three kernels.
+int64_t SparseDecodeAttention::cluster_rows(const CompressedKv& kv, int64_t max_compressed,
+                                            int64_t max_buffered) const {
   if (kernel_ == SparseKernel::ThreeKernels || !attn_detail::sparse_cluster_available()) return 0;
   const int64_t b_cap = kv.buffer_rows > 0 ? kv.buffer_rows : shape_.buffer_capacity;
-  const int64_t rows = max_compressed + std::min<int64_t>(b_cap, shape_.n_atoms);
+  const int64_t buffered = max_buffered >= 0 ? max_buffered : std::min<int64_t>(b_cap, shape_.n_atoms);
+  const int64_t rows = std::max<int64_t>(1, max_compressed + buffered);
   if (rows > attn_detail::kClusterMaxRows) return 0;
   // Every block of a cluster reads every row's value pairs; past this many
   // pairs a row-split over more blocks (the three kernels) is the faster.
@@ -210,8 +212,9 @@ int64_t SparseDecodeAttention::cluster_rows(const CompressedKv& kv, int64_t max_
   return smem <= device_info().shared_per_block_optin ? rows : 0;
 }
 
-bool SparseDecodeAttention::takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed) const {
-  return cluster_rows(kv, max_compressed) > 0;
+bool SparseDecodeAttention::takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed,
+                                                 int64_t max_buffered) const {
+  return cluster_rows(kv, max_compressed, max_buffered) > 0;
 }
 
 DenseDecodeAttention::DenseDecodeAttention(const DecodeShape& max_shape) : shape_(max_shape) {

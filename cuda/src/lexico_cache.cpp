@@ -232,7 +232,7 @@ bool GpuLexicoCache::dense_plan(int64_t compressed, int n_tokens, int64_t buffer
   if (compressed > densify_limit_) return false;
   CompressedKv kv;  // the one launch of the cluster kernel beats the reconstruction's two (docs/benchmarks.md)
   kv.buffer_rows = buffer_capacity_;
-  return !attention_.takes_cluster_kernel(kv, compressed);
+  return !attention_.takes_cluster_kernel(kv, compressed, buffered);
 }
 
 void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out, cudaStream_t stream) {
@@ -247,7 +247,7 @@ void GpuLexicoCache::attend(int layer, const float* q, int n_tokens, float* out,
     return;
   }
   if (!dense_plan(c, n_tokens, b)) {
-    attention_.run(kv, q, out, n_tokens, c, stream);  // b ≤ N here: the sparse kernels' limit
+    attention_.run(kv, q, out, n_tokens, c, stream, b);  // b ≤ N here: the sparse kernels' limit
     return;
   }
   const int64_t rows = scratch_rows();

@@ -227,6 +227,31 @@ void run_case(const DecodeShape& shape, std::vector<int32_t> tc, std::vector<int
   CHECK(cluster == (rows <= 4096 && device_info().major >= 9));
   sparse.set_kernel(SparseKernel::Auto);
   CHECK(sparse.takes_cluster_kernel(kv, max_tc) == (cluster && rows * shape.sparsity <= 24576));
+  // A bound on the buffer lengths that the longest sequence exceeds: its
+  // outputs are NaN (the cluster kernel's rows are planned from the bound),
+  // never a wrong number; the others' are computed.
+  int64_t longest = 0;
+  for (int b = 0; b < shape.batch; ++b) longest = std::max<int64_t>(longest, c.tc[b] + c.tb[b]);
+  const int64_t bound = longest - 1 - max_tc;
+  if (cluster && bound >= 0) {
+    sparse.set_kernel(SparseKernel::Cluster);
+    REQUIRE(sparse.takes_cluster_kernel(kv, max_tc, bound));
+    sparse.run(kv, q.data(), out.data(), shape.batch, max_tc, nullptr, bound);
+    LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
+    const std::vector<double> want = reference(c, false);
+    const size_t per_sequence = size_t(shape.n_heads) * m;
+    int refused = 0;
+    for (int b = 0; b < shape.batch; ++b) {
+      const auto first = got.begin() + b * per_sequence, last = first + per_sequence;
+      if (c.tc[b] + c.tb[b] > max_tc + bound) {
+        ++refused;
+        CHECK(std::all_of(first, last, [](float x) { return std::isnan(x); }));
+      } else {
+        CHECK(std::none_of(first, last, [](float x) { return std::isnan(x); }));
+      }
+    }
+    CHECK(refused >= 1);
+  }
   // Dense FP16 reference kernel on the same tokens.
   DecodeShape dshape = shape;
   dshape.compressed_capacity = c.dense_cap;

@@ -92,19 +92,21 @@ class SparseDecodeAttention {
 
   // q, out: [batch][n_heads][m] float32 on the device, 16-byte aligned (read
   // and added to as float4). max_compressed bounds compressed_length (plans
-  // the split). Asynchronous on `stream`.
+  // the split); max_buffered, where ≥ 0, bounds buffer_length (else the
+  // buffer's capacity does; it picks the kernels, and a length past it gives
+  // NaN outputs, never a wrong number). Asynchronous on `stream`.
   void run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
-           cudaStream_t stream = nullptr);
+           cudaStream_t stream = nullptr, int64_t max_buffered = -1);
 
   size_t workspace_bytes() const;
   const DecodeShape& shape() const { return shape_; }
   // Whether run() with these arguments takes the one-launch cluster kernel.
-  bool takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed) const;
+  bool takes_cluster_kernel(const CompressedKv& kv, int64_t max_compressed, int64_t max_buffered = -1) const;
   // Auto by default; the others for the tests and benchmarks that compare the two.
   void set_kernel(SparseKernel kernel) { kernel_ = kernel; }
 
  private:
-  int64_t cluster_rows(const CompressedKv& kv, int64_t max_compressed) const;
+  int64_t cluster_rows(const CompressedKv& kv, int64_t max_compressed, int64_t max_buffered) const;
 
   DecodeShape shape_;
   SparseKernel kernel_ = SparseKernel::Auto;

@@ -12,15 +12,15 @@
 //     maxima; every block then holds all the scores and takes the same max;
 //  3. the softmax weights of all rows (each block the same, made as the
 //     pass reaches them), and every compressed row's value pairs at its
-//     atoms (about s/8 a row), sorted by
-//     atom a chunk of 512 rows at a time (integer counts and cursors: shared
-//     float atomics are compare-and-swap loops on sm_90); thread i sums atom
-//     i's pairs of Â in registers;
+//     atoms (about s/8 a row), sorted by atom a chunk of 512 rows at a time
+//     (integer counts and cursors: shared float atomics are compare-and-swap
+//     loops on sm_90); thread i sums atom i's pairs of Â in registers;
 //  4. D_v·Â over its atoms plus its eighth of the buffer's rows, summed into
 //     block 0's shared memory, which divides by the softmax sum and writes out.
-// Three cluster barriers; the dictionaries' and the cache's rows are
-// prefetched towards L2 while the previous kernel ends (a chained launch,
-// common.cuh).
+// Four cluster barriers, the first split (arrived at the start, waited for
+// before the first write into another block); the dictionaries' and the
+// cache's rows are prefetched towards L2 while the previous kernel ends (a
+// chained launch, common.cuh).
 #include <cooperative_groups.h>
 
 #include "attention_kernel.cuh"

@@ -30,7 +30,7 @@ run bench_train 300 "$BIN/bench_cuda_train" $QUICK
 run bench_model 300 "$BIN/bench_cuda_model" $QUICK
 echo "---- tests"; grep -E "MESSAGE|ERROR|FAILED|test cases|assertions|skipped" "$OUT/tests.log" | cut -c1-220 | tail -60
 echo "---- omp";  cat "$OUT/bench_omp.log" | tail -40
-echo "---- attention"; cat "$OUT/bench_attention.log" | tail -40
+echo "---- attention"; cat "$OUT/bench_attention.log" | tail -70
 echo "---- training"; cat "$OUT/bench_train.log" | tail -20
 echo "---- model"; cat "$OUT/bench_model.log" | tail -30
 exit $status

@@ -92,9 +92,10 @@ class SparseDecodeAttention {
 
   // q, out: [batch][n_heads][m] float32 on the device, 16-byte aligned (read
   // and added to as float4). max_compressed bounds compressed_length (plans
-  // the split); max_buffered, where ≥ 0, bounds buffer_length (else the
-  // buffer's capacity does; it picks the kernels, and a length past it gives
-  // NaN outputs, never a wrong number). Asynchronous on `stream`.
+  // the split); max_buffered, where ≥ 0, bounds buffer_length (else
+  // min(B_cap, N) does): it sizes the cluster kernel's shared memory, and a
+  // buffer past it gives that kernel NaN outputs, never a wrong number.
+  // Asynchronous on `stream`.
   void run(const CompressedKv& kv, const float* q, float* out, int batch, int64_t max_compressed,
            cudaStream_t stream = nullptr, int64_t max_buffered = -1);
 

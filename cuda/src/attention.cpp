@@ -23,8 +23,8 @@ constexpr int64_t kSparseMinTokens = 512, kDenseMinTokens = 512;
 constexpr int kPrefillMinQueries = 16;
 // Compressed and buffer rows × s up to which SparseKernel::Auto takes the
 // cluster kernel, at or a little below its crossover with the three kernels
-// measured on an H200 (docs/benchmarks.md): 2,000–2,500 rows at s = 16 and
-// 3,000–3,500 at s = 8, at the 1B and 8B shapes.
+// measured on an H200 (docs/benchmarks.md): about 2,100–2,400 rows at s = 16
+// and 2,900–3,400 at s = 8, at the 1B and 8B shapes.
 constexpr int64_t kClusterAutoPairs = 24576;
 
 void check_shape(const DecodeShape& s, const char* what) {

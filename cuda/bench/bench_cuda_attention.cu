@@ -140,7 +140,7 @@ double time_calls(F&& f, int reps) {
 struct SparseSet {
   DeviceBuffer<uint16_t> ki, vi, kb, vb;
   DeviceBuffer<uint8_t> kc, vc;
-  DeviceBuffer<float> dk, dv;
+  DeviceBuffer<uint16_t> dk, dv;
   CompressedKv view;
 };
 
@@ -172,9 +172,9 @@ DecodeShape attention_shape(int batch, int n_heads, int n_kv, int m, int64_t cap
   return shape;
 }
 
-// dict_host: unit-norm key then value dictionaries, [N][m] each. sparse_ms
+// dict_host: unit-norm key then value dictionaries, FP16 [N][m] each. sparse_ms
 // is SparseKernel::Auto's; compare_kernels also times the two paths forced.
-Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<float>& dict_host, int H = 32,
+Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std::vector<uint16_t>& dict_host, int H = 32,
               int KV = 8, int m = 128, bool compare_kernels = false) {
   const int G = H / KV, N = 4096, B = 128;
   Row row{context, batch, s, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -185,7 +185,7 @@ Row bench_one(int64_t context, int batch, int s, cublasHandle_t blas, const std:
   const size_t rows = size_t(batch) * KV * shape.compressed_capacity;
   const size_t brows = size_t(batch) * KV * B;
   const size_t layer_bytes = compressed_kv_bytes(shape);
-  const size_t dict_bytes = size_t(2) * N * m * sizeof(float);
+  const size_t dict_bytes = size_t(2) * N * m * sizeof(uint16_t);
   const int sets = n_sets_for(layer_bytes + dict_bytes);
   // q and out.
   DeviceBuffer<float> q(size_t(batch) * H * m), out(size_t(batch) * H * m), out2(size_t(batch) * H * m);
@@ -346,16 +346,20 @@ PrefillRow bench_prefill(int n_heads, int n_kv, int m, int n, int64_t start) {
   return row;
 }
 
-// Random unit-norm dictionaries, keys then values, float32 [N = 4096][m] each.
-std::vector<float> random_dictionaries(int m) {
+// Random unit-norm dictionaries, keys then values, FP16 [N = 4096][m] each.
+std::vector<uint16_t> random_dictionaries(int m) {
   const int N = 4096;
-  std::vector<float> dict(size_t(2) * N * m);
+  std::vector<uint16_t> dict(size_t(2) * N * m);
+  std::vector<float> atom(m);
   std::mt19937 rng(3);
   std::normal_distribution<float> normal;
   for (size_t a = 0; a < size_t(2) * N; ++a) {
     double n2 = 0;
-    for (int e = 0; e < m; ++e) n2 += std::pow(dict[a * m + e] = normal(rng), 2);
-    for (int e = 0; e < m; ++e) dict[a * m + e] /= float(std::sqrt(n2));
+    for (int e = 0; e < m; ++e) n2 += std::pow(atom[e] = normal(rng), 2);
+    for (int e = 0; e < m; ++e) {
+      const __half h = __float2half_rn(atom[e] / float(std::sqrt(n2)));
+      std::memcpy(&dict[a * m + e], &h, sizeof h);
+    }
   }
   return dict;
 }
@@ -377,7 +381,7 @@ int main(int argc, char** argv) {
   try {
     cublasHandle_t blas;
     CUBLAS_CHECK(cublasCreate(&blas));
-    const std::vector<float> dict = random_dictionaries(128), dict64 = random_dictionaries(64);
+    const std::vector<uint16_t> dict = random_dictionaries(128), dict64 = random_dictionaries(64);
     std::printf("shapes: 32 query heads, 8 KV heads, head_dim 128, N = 4096, buffer 128 tokens FP16; one layer, "
                 "one new token per sequence\n");
     std::printf("%8s %5s %3s %10s %10s %10s %8s %10s %10s %7s\n", "context", "batch", "s", "sparse_ms", "flash_ms",

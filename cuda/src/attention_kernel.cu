@@ -73,7 +73,7 @@ __global__ void __launch_bounds__(kQdThreads) qd_kernel(const SparseArgs a) {
   for (int i = tid; i < A * M / 4; i += kQdThreads) {
     const int r = i / (M / 4), e4 = i % (M / 4), j = j0 + r;
     *reinterpret_cast<float4*>(&d_s[r][e4 * 4]) =
-        j < a.n_atoms ? reinterpret_cast<const float4*>(a.kv.key_dictionary + size_t(j) * M)[e4] : zero;
+        j < a.n_atoms ? dev::load_half4(a.kv.key_dictionary + size_t(j) * M + e4 * 4) : zero;
   }
   dev::wait_prior_grid();  // the dictionary rows load while the previous kernel ends
   dev::release_next_grid();
@@ -419,7 +419,7 @@ __global__ void __launch_bounds__(kApplyThreads) apply_kernel(const SparseArgs a
 #pragma unroll
     for (int r = 0; r < kDLoads; ++r) {
       const int i = tid + r * kApplyThreads, jj = i / (M / 4), q = i % (M / 4);
-      d_next[r] = j0 + jj < k1 ? reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j0 + jj) * M)[q]
+      d_next[r] = j0 + jj < k1 ? dev::load_half4(a.kv.value_dictionary + size_t(j0 + jj) * M + q * 4)
                                : make_float4(0.f, 0.f, 0.f, 0.f);
     }
   };

@@ -108,7 +108,7 @@ __device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int
   const size_t row = size_t(g * a.code_rows + r) * s;
   const uint16_t* idx = a.indices[kind] + row;
   const uint8_t* code = a.codes[kind] + row;
-  const float* dict = a.dictionary[kind] + lane * E;
+  const uint16_t* dict = a.dictionary[kind] + lane * E;
   float acc[E] = {};
   for (int i0 = 0; i0 < s; i0 += 32) {
     const int n = min(32, s - i0);
@@ -117,15 +117,15 @@ __device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int
     for (int i = 0; i < n; ++i) {
       const int j = __shfl_sync(dev::kFull, my_atom, i);
       const float c = __shfl_sync(dev::kFull, my_c, i);
-      const float* d = dict + size_t(j) * M;
+      const uint16_t* d = dict + size_t(j) * M;
       if constexpr (E == 4) {
-        const float4 v = *reinterpret_cast<const float4*>(d);
+        const float4 v = dev::load_half4(d);
         acc[0] = fmaf(c, v.x, acc[0]);
         acc[1] = fmaf(c, v.y, acc[1]);
         acc[2] = fmaf(c, v.z, acc[2]);
         acc[3] = fmaf(c, v.w, acc[3]);
       } else {
-        const float2 v = *reinterpret_cast<const float2*>(d);
+        const float2 v = __half22float2(*reinterpret_cast<const __half2*>(d));
         acc[0] = fmaf(c, v.x, acc[0]);
         acc[1] = fmaf(c, v.y, acc[1]);
       }

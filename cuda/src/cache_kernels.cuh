@@ -53,11 +53,11 @@ void copy_rows_to_float(const uint16_t* src, RowBlock s, float* dst, RowBlock d,
 
 // One layer of the Lexico cache, keys (kind 0) and values (kind 1), as stored:
 // fixed-s code rows [groups][code_rows][s] and FP16 buffer rows
-// [groups][buffer_rows][m]; dictionaries atom-major float [N][m].
+// [groups][buffer_rows][m]; dictionaries atom-major FP16 [N][m].
 struct CodedLayer {
   const uint16_t* indices[2] = {};
   const uint8_t* codes[2] = {};
-  const float* dictionary[2] = {};
+  const uint16_t* dictionary[2] = {};
   const uint16_t* buffer[2] = {};
   int64_t code_rows = 0, buffer_rows = 0;
 };

@@ -83,6 +83,14 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 }
 // Two FP16 values as the 32-bit register an MMA operand takes.
 __device__ __forceinline__ uint32_t half2_bits(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
+// Four consecutive FP16 values (8 bytes, 8-byte aligned) as floats: how the
+// attention kernels read the dictionaries' atoms.
+__device__ __forceinline__ float4 load_half4(const uint16_t* p) {
+  const uint2 raw = *reinterpret_cast<const uint2*>(p);
+  const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
+  const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+  return make_float4(lo.x, lo.y, hi.x, hi.y);
+}
 // D = A·B + D, A 16×16 row-major f16, B 16×8 column-major f16, D 16×8 f32.
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(

@@ -96,18 +96,11 @@ GpuLexicoCache::GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, L
       attention_(decode_shape(shape, dictionary.n_atoms, options_, capacity, max_step, int(base_buffer_capacity_))),
       dense_attention_(cache_detail::dense_shape(shape, scratch_rows(), max_step)) {
   const size_t L = shape.n_layers, H = shape.n_kv_heads, m = shape.head_dim, s = options_.sparsity;
-  const size_t N = n_atoms_;
   // Encoding beside the next step's kernels: one SM a tile, not two.
   encoder_.set_split_tiles(!overlap_);
-  std::vector<float> atoms(2 * L * N * m);
-  for (int kind = 0; kind < 2; ++kind)
-    for (size_t l = 0; l < L; ++l) {
-      const Eigen::MatrixXf& d = dictionary.at(int(l), kind == 0 ? KvKind::Keys : KvKind::Values);
-      std::copy(d.data(), d.data() + N * m, atoms.begin() + (kind * L + l) * N * m);  // column-major = atom-major
-    }
-  dictionaries_.resize(atoms.size(), "lexico cache dictionaries");
-  LEXICO_CUDA_CHECK(cudaMemcpy(dictionaries_.data(), atoms.data(), atoms.size() * sizeof(float),
-                               cudaMemcpyHostToDevice));
+  // The attention reads the encoder's FP16 atoms, [N][m] where m is 64 or 128.
+  if (encoder_.atom_stride() != shape.head_dim)
+    internal_error("lexico cache", "the encoder pads atoms of {} to {}", shape.head_dim, encoder_.atom_stride());
   indices_.resize(2 * L * H * capacity * s, "lexico cache indices");
   codes_.resize(indices_.size(), "lexico cache coefficients");
   buffer_.resize(2 * L * H * buffer_capacity_ * m, "lexico cache buffer");
@@ -152,7 +145,7 @@ size_t GpuLexicoCache::used_bytes() const {
   return n;
 }
 
-size_t GpuLexicoCache::table_bytes() const { return dictionaries_.bytes() + encoder_.device_bytes(); }
+size_t GpuLexicoCache::table_bytes() const { return encoder_.device_bytes(); }
 
 size_t GpuLexicoCache::workspace_bytes() const {
   return attention_.workspace_bytes() + dense_attention_.workspace_bytes() + dense_keys_.bytes() +
@@ -161,7 +154,6 @@ size_t GpuLexicoCache::workspace_bytes() const {
 
 CompressedKv GpuLexicoCache::layer_view(int layer) const {
   const size_t L = shape_.n_layers, H = shape_.n_kv_heads, m = shape_.head_dim, s = options_.sparsity;
-  const size_t N = n_atoms_;
   const size_t code_layer = H * capacity_ * s, buffer_layer = H * buffer_capacity_ * m;
   CompressedKv kv;
   kv.key_indices = indices_.data() + layer * code_layer;
@@ -173,8 +165,8 @@ CompressedKv GpuLexicoCache::layer_view(int layer) const {
   kv.compressed_length = compressed_lengths_.data();
   kv.buffer_length = buffer_lengths_.data();
   kv.buffer_rows = buffer_capacity_;
-  kv.key_dictionary = dictionaries_.data() + layer * N * m;
-  kv.value_dictionary = dictionaries_.data() + (L + layer) * N * m;
+  kv.key_dictionary = encoder_.device_atoms_fp16(layer);
+  kv.value_dictionary = encoder_.device_atoms_fp16(int(L) + layer);
   kv.one_sequence = true;
   return kv;
 }

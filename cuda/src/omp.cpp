@@ -299,6 +299,13 @@ int GpuOmpEncoder::dim() const { return impl_->dim; }
 int GpuOmpEncoder::n_atoms() const { return impl_->n_atoms; }
 int GpuOmpEncoder::n_dictionaries() const { return impl_->n_dicts; }
 size_t GpuOmpEncoder::device_bytes() const { return impl_->dict_half.bytes() + impl_->dict_float.bytes(); }
+int GpuOmpEncoder::atom_stride() const { return impl_->pdim; }
+const uint16_t* GpuOmpEncoder::device_atoms_fp16(int dictionary) const {
+  if (dictionary < 0 || dictionary >= impl_->n_dicts)
+    usage_error("omp", "dictionary {} is outside 0..{}", dictionary, impl_->n_dicts - 1);
+  const __half* atoms = impl_->dict_half.data() + size_t(dictionary) * impl_->n_pad * impl_->pdim;
+  return reinterpret_cast<const uint16_t*>(atoms);
+}
 
 std::string GpuOmpEncoder::unsupported_reason(int dim, int n_atoms, const OmpOptions& options) {
   if (dim > kGpuOmpMaxDim)

@@ -6,8 +6,8 @@
 // writes N accumulators a block, and a merge that reads them back and applies
 // D_v, each a dependent launch. Here block r of the cluster owns atoms
 // [r·N/8, (r+1)·N/8) and an eighth of the rows:
-//  1. qD at its atoms (a warp: 8 atoms × 4 quarters of m, 64 contiguous bytes
-//     a quarter), stored into every block's shared memory;
+//  1. qD at its atoms (a warp: 8 atoms × 4 quarters of m, 32 contiguous bytes
+//     of FP16 a quarter), stored into every block's shared memory;
 //  2. the scores of its compressed and buffer rows, stored likewise, and its
 //     maxima; every block then holds all the scores and takes the same max;
 //  3. the softmax weights of all rows (each block the same, made as the
@@ -115,8 +115,8 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
       for (size_t off = size_t(tid) * 128; off < bytes; off += size_t(kThreads) * 128)
         prefetch_l2(static_cast<const char*>(base) + off);
     };
-    prefetch(a.kv.key_dictionary + size_t(j0) * M, size_t(j1 - j0) * M * sizeof(float));
-    prefetch(a.kv.value_dictionary + size_t(j0) * M, size_t(j1 - j0) * M * sizeof(float));
+    prefetch(a.kv.key_dictionary + size_t(j0) * M, size_t(j1 - j0) * M * 2);
+    prefetch(a.kv.value_dictionary + size_t(j0) * M, size_t(j1 - j0) * M * 2);
     const size_t code_rows = size_t(min(a.t_cap, a.cluster_rows)), buffer_rows = size_t(min(a.b_cap, a.cluster_rows));
     prefetch(a.kv.key_indices + code_row0 * s, code_rows * s * 2);
     prefetch(a.kv.key_codes + code_row0 * s, code_rows * s);
@@ -156,7 +156,7 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
       const int j = j8 + u * kRound + lane / 4;
 #pragma unroll
       for (int k = 0; k < M / 16; ++k)
-        d[u][k] = j < j1 ? reinterpret_cast<const float4*>(a.kv.key_dictionary + size_t(j) * M)[k * 4 + quarter]
+        d[u][k] = j < j1 ? dev::load_half4(a.kv.key_dictionary + size_t(j) * M + (k * 4 + quarter) * 4)
                          : make_float4(0.f, 0.f, 0.f, 0.f);
     }
     if (!waited) {
@@ -314,7 +314,7 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
   for (int g = 0; g < HB; ++g) o[g][0] = o[g][1] = o[g][2] = o[g][3] = 0.0f;
 #pragma unroll 8
   for (int j = j0 + sub; j < j1; j += kSubs) {  // unrolled: several rows of D_v in flight
-    const float4 d = reinterpret_cast<const float4*>(a.kv.value_dictionary + size_t(j) * M)[e4];
+    const float4 d = dev::load_half4(a.kv.value_dictionary + size_t(j) * M + e4 * 4);
     float wj[HB];
     load_hb<HB>(acc_s + (j - j0) * HB, wj);
 #pragma unroll

@@ -19,6 +19,7 @@
 #include "lexico/cuda/select.h"
 #include "lexico/error.h"
 #include "lexico/fp8.h"
+#include "lexico/half.h"
 #include "lexico/omp.h"
 #include "lexico/recon.h"
 
@@ -379,6 +380,28 @@ TEST_CASE("GPU OMP: few vectors a dictionary, each tile shared by a cluster of t
       CHECK(rows_same >= size_t(xs.cols() - 2));
       CHECK(worst <= 1e-4);
     }
+  }
+}
+
+TEST_CASE("GPU OMP: the FP16 atoms it shares are each dictionary's, rounded to nearest, zero-padded") {
+  LEXICO_REQUIRE_GPU();
+  for (int m : {48, 128}) {
+    CAPTURE(m);
+    const int n_atoms = 300;  // not a multiple of the encoder's 128-atom chunks
+    const std::vector<Eigen::MatrixXf> dicts{random_dictionary(m, n_atoms, 7), random_dictionary(m, n_atoms, 8)};
+    const GpuOmpEncoder gpu(dicts);
+    const int stride = gpu.atom_stride();
+    CHECK(stride == (m <= 64 ? 64 : 128));
+    for (int d = 0; d < 2; ++d) {
+      std::vector<uint16_t> got(size_t(n_atoms) * stride);
+      LEXICO_CUDA_CHECK(cudaMemcpy(got.data(), gpu.device_atoms_fp16(d), got.size() * 2, cudaMemcpyDeviceToHost));
+      size_t wrong = 0;
+      for (int j = 0; j < n_atoms; ++j)
+        for (int e = 0; e < stride; ++e)
+          wrong += got[size_t(j) * stride + e] != (e < m ? float_to_half(dicts[d](e, j)) : uint16_t(0));
+      CHECK(wrong == 0);
+    }
+    CHECK_THROWS_WITH_AS(gpu.device_atoms_fp16(2), doctest::Contains("outside 0..1"), Error);
   }
 }
 

@@ -8,6 +8,7 @@
 //   score_t = q·k_t / √m                       (buffer token t: FP16)
 //   p = softmax over both (one max, one sum)
 //   out = D_v · (Σ_t p_t Σ_i c'_{t,i} e_{i'_{t,i}}) + Σ_buffer p_t v_t
+// (D_k and D_v read in FP16, every sum in float32).
 // The value weights accumulate in the N-dim coefficient domain (in
 // registers, the pairs sorted by atom so that no float atomics are needed)
 // and D_v is applied once per head. The token range is split over blocks
@@ -57,9 +58,11 @@ struct CompressedKv {
   const uint16_t* value_buffer = nullptr;  // FP16 bits, [batch][n_kv][B_cap][m]
   const int32_t* compressed_length = nullptr;  // [batch], each ≤ T_cap
   const int32_t* buffer_length = nullptr;      // [batch], each ≤ B_cap
-  // float32, atom-major [N][m] (the bytes of an Eigen m×N column-major matrix).
-  const float* key_dictionary = nullptr;
-  const float* value_dictionary = nullptr;
+  // FP16 bits, atom-major [N][m]: a unit-norm atom's values rounded to FP16
+  // move a score or an output by about 2⁻¹² of its size, far below the FP8
+  // codes' rounding, and halve the bytes the kernels stream per call.
+  const uint16_t* key_dictionary = nullptr;
+  const uint16_t* value_dictionary = nullptr;
   // All `batch` queries read sequence 0's rows, each with its own lengths:
   // the queries of one causal step (query i sees buffer_length[i] rows).
   bool one_sequence = false;

@@ -90,7 +90,7 @@ class GpuLexicoCache : public GpuKvCache {
   // encode_batch − 1, more during a forward call longer than a step.
   int64_t buffer_capacity() const { return buffer_capacity_; }
   size_t used_bytes() const override;
-  // Dictionaries held for attention and for the encoder.
+  // The dictionaries on the GPU: the encoder's FP16 and float32 copies (the attention reads the FP16 one).
   size_t table_bytes() const;
   // Scratch and workspace of the two attention plans (not cache storage).
   size_t workspace_bytes() const;
@@ -140,8 +140,7 @@ class GpuLexicoCache : public GpuKvCache {
   int code_rows_;                 // most rows one encoding codes: max_step + encode_batch − 1
   int64_t base_buffer_capacity_;  // n_b + code_rows
   int64_t buffer_capacity_;       // the buffer's rows now: the base, or a long forward call's
-  GpuOmpEncoder encoder_;  // dictionaries 0..L-1 keys, L..2L-1 values
-  DeviceBuffer<float> dictionaries_;     // [kind][layer][N][m], atom-major
+  GpuOmpEncoder encoder_;  // dictionaries 0..L-1 keys, L..2L-1 values; its FP16 atoms serve the attention too
   DeviceBuffer<uint16_t> indices_;       // [kind][layer][kv head][capacity][s]
   DeviceBuffer<uint8_t> codes_;          // FP8 E4M3, same layout
   DeviceBuffer<uint16_t> buffer_;        // FP16 bits, [kind][layer][kv head][buffer_capacity][m]

@@ -77,6 +77,12 @@ class GpuOmpEncoder {
   int n_atoms() const;
   int n_dictionaries() const;
   size_t device_bytes() const;  // dictionaries held on the GPU
+  // The FP16 copy of dictionary `dictionary` on the device (round to nearest),
+  // atom-major: atom j at + j·atom_stride(), its dim() values, then zeros up
+  // to atom_stride() (64 or 128). Valid while the encoder lives; the Lexico
+  // cache's attention reads it rather than keep a copy of its own.
+  const uint16_t* device_atoms_fp16(int dictionary) const;
+  int atom_stride() const;
 
   // Empty when the GPU kernels handle this shape and these options; else why not.
   static std::string unsupported_reason(int dim, int n_atoms, const OmpOptions& options);

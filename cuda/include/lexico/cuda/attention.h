@@ -58,9 +58,9 @@ struct CompressedKv {
   const uint16_t* value_buffer = nullptr;  // FP16 bits, [batch][n_kv][B_cap][m]
   const int32_t* compressed_length = nullptr;  // [batch], each ≤ T_cap
   const int32_t* buffer_length = nullptr;      // [batch], each ≤ B_cap
-  // FP16 bits, atom-major [N][m]: a unit-norm atom's values rounded to FP16
-  // move a score or an output by about 2⁻¹² of its size, far below the FP8
-  // codes' rounding, and halve the bytes the kernels stream per call.
+  // FP16 bits, atom-major [N][m]: rounding moves each entry of an atom by at
+  // most 2⁻¹¹ of itself, far below the FP8 codes' rounding (2⁻⁴), and halves
+  // the bytes the kernels stream per call.
   const uint16_t* key_dictionary = nullptr;
   const uint16_t* value_dictionary = nullptr;
   // All `batch` queries read sequence 0's rows, each with its own lengths:

@@ -634,10 +634,8 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
       const __half* v = reinterpret_cast<const __half*>(a.v) + (base + c0 + tt) * M + lane * EPL;
       float vf[EPL];
       if constexpr (EPL == 4) {
-        const uint2 w = *reinterpret_cast<const uint2*>(v);
-        const float2 x0 = __half22float2(*reinterpret_cast<const __half2*>(&w.x));
-        const float2 x1 = __half22float2(*reinterpret_cast<const __half2*>(&w.y));
-        vf[0] = x0.x; vf[1] = x0.y; vf[2] = x1.x; vf[3] = x1.y;
+        const float4 v4 = dev::load_half4(v);
+        vf[0] = v4.x; vf[1] = v4.y; vf[2] = v4.z; vf[3] = v4.w;
       } else {
         const float2 x0 = __half22float2(*reinterpret_cast<const __half2*>(v));
         vf[0] = x0.x; vf[1] = x0.y;

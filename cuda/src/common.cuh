@@ -83,9 +83,11 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* 
 }
 // Two FP16 values as the 32-bit register an MMA operand takes.
 __device__ __forceinline__ uint32_t half2_bits(__half2 h) { return *reinterpret_cast<const uint32_t*>(&h); }
-// Four consecutive FP16 values (8 bytes, 8-byte aligned) as floats: how the
-// attention kernels read the dictionaries' atoms.
-__device__ __forceinline__ float4 load_half4(const uint16_t* p) {
+// Four consecutive FP16 values (8 bytes, 8-byte aligned) as floats, from
+// __half or FP16 bits (uint16_t): dictionary atoms and K/V rows.
+template <typename Half>
+__device__ __forceinline__ float4 load_half4(const Half* p) {
+  static_assert(sizeof(Half) == 2, "FP16 values");
   const uint2 raw = *reinterpret_cast<const uint2*>(p);
   const float2 lo = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
   const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));

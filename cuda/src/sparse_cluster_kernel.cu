@@ -208,10 +208,8 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
     const __half* k = reinterpret_cast<const __half*>(a.kv.key_buffer + (buffer_row0 + t) * M) + lane * E;
     float kk[E];
     if constexpr (E == 4) {
-      const uint2 raw = *reinterpret_cast<const uint2*>(k);
-      const float2 k01 = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-      const float2 k23 = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
-      kk[0] = k01.x, kk[1] = k01.y, kk[2] = k23.x, kk[3] = k23.y;
+      const float4 k4 = dev::load_half4(k);
+      kk[0] = k4.x, kk[1] = k4.y, kk[2] = k4.z, kk[3] = k4.w;
     } else {
       const float2 k01 = __half22float2(*reinterpret_cast<const __half2*>(k));
       kk[0] = k01.x, kk[1] = k01.y;
@@ -326,17 +324,15 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
     }
   }
   for (int64_t t = u0 + sub; t < u1; t += kSubs) {
-    const uint2 raw = *reinterpret_cast<const uint2*>(a.kv.value_buffer + (buffer_row0 + t) * M + e4 * 4);
-    const float2 v01 = __half22float2(*reinterpret_cast<const __half2*>(&raw.x));
-    const float2 v23 = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
+    const float4 v = dev::load_half4(a.kv.value_buffer + (buffer_row0 + t) * M + e4 * 4);
     float wt[HB];
     load_hb<HB>(w_s + (tc + t) * HB, wt);
 #pragma unroll
     for (int g = 0; g < HB; ++g) {
-      o[g][0] = fmaf(wt[g], v01.x, o[g][0]);
-      o[g][1] = fmaf(wt[g], v01.y, o[g][1]);
-      o[g][2] = fmaf(wt[g], v23.x, o[g][2]);
-      o[g][3] = fmaf(wt[g], v23.y, o[g][3]);
+      o[g][0] = fmaf(wt[g], v.x, o[g][0]);
+      o[g][1] = fmaf(wt[g], v.y, o[g][1]);
+      o[g][2] = fmaf(wt[g], v.z, o[g][2]);
+      o[g][3] = fmaf(wt[g], v.w, o[g][3]);
     }
   }
   float* part = qd_s;  // [subs][HB][M]: qD is read no more

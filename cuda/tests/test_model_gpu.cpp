@@ -302,9 +302,10 @@ TEST_CASE("GPU lexico cache: overlapped decode steps coded in batches keep the C
   LexicoOptions o;
   o.sparsity = 8;
   o.buffer = 16;
-  CHECK(GpuLexicoCache(shape, dict, o, 128, 64).encode_batch() == 32);  // ⌈64 / 2 KV heads⌉
+  CHECK(GpuLexicoCache(shape, dict, o, 128, 64).encode_batch() == 32);  // ⌊64 / 2 KV heads⌋
   CHECK(GpuLexicoCache::auto_encode_batch(CacheShape{32, 32, 8, 128}) == 8);
-  CHECK(GpuLexicoCache::auto_encode_batch(CacheShape{30, 9, 3, 64}) == 22);
+  CHECK(GpuLexicoCache::auto_encode_batch(CacheShape{30, 9, 3, 64}) == 21);  // 63 vectors: one tile, not 64 + 2
+  CHECK(GpuLexicoCache::auto_encode_batch(CacheShape{2, 128, 128, 64}) == 1);
   CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 128, 64, false, 5), doctest::Contains("needs overlap"), Error);
   CHECK_THROWS_WITH_AS(GpuLexicoCache(shape, dict, o, 128, 64, true, 33), doctest::Contains("outside 0..32"), Error);
   for (const DecodePlan& plan : kDecodePlans) {

@@ -62,8 +62,8 @@ class GpuLexicoCache : public GpuKvCache {
   // and coded after, as LexicoCache does (a longer one through
   // begin_forward); attention over a buffer longer than the dictionary's
   // atoms (the sparse kernels' limit) takes the dense plan.
-  // encode_batch: decode steps coded together when overlapping (0: enough
-  // tokens to fill an OMP tile, auto_encode_batch; 1: every step, the CPU's
+  // encode_batch: decode steps coded together when overlapping (0: as many
+  // tokens as one OMP tile holds, auto_encode_batch; 1: every step, the CPU's
   // policy one step late); serial encoding takes 0 or 1 and codes every step.
   GpuLexicoCache(CacheShape shape, const Dictionary& dictionary, LexicoOptions options, int64_t capacity,
                  int max_step = 512, bool overlap_encoding = true, int encode_batch = 0);
@@ -105,7 +105,7 @@ class GpuLexicoCache : public GpuKvCache {
   void set_sparse_kernel(SparseKernel kernel) { attention_.set_kernel(kernel); }
   static constexpr int64_t kDensifyLimit = 2560;
   int encode_batch() const { return encode_batch_; }
-  // ⌈64 / KV heads⌉ tokens (a full OMP tile of 64 vectors a dictionary), at most kMaxEncodeBatch.
+  // ⌊64 / KV heads⌋ tokens (at most one OMP tile of 64 vectors a dictionary), 1 to kMaxEncodeBatch.
   static int auto_encode_batch(const CacheShape& shape);
   static constexpr int kMaxEncodeBatch = 32;
   std::string name() const override;

@@ -633,13 +633,7 @@ __global__ void __launch_bounds__(kDenseThreads) dense_kernel(const DenseArgs a)
     for (int tt = warp; tt < n_here; tt += kDenseThreads / 32) {
       const __half* v = reinterpret_cast<const __half*>(a.v) + (base + c0 + tt) * M + lane * EPL;
       float vf[EPL];
-      if constexpr (EPL == 4) {
-        const float4 v4 = dev::load_half4(v);
-        vf[0] = v4.x; vf[1] = v4.y; vf[2] = v4.z; vf[3] = v4.w;
-      } else {
-        const float2 x0 = __half22float2(*reinterpret_cast<const __half2*>(v));
-        vf[0] = x0.x; vf[1] = x0.y;
-      }
+      dev::load_halves(v, vf);
 #pragma unroll
       for (int g = 0; g < HB; ++g) {
         const float pw = p_s[tt][g];

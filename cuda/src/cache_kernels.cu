@@ -117,18 +117,10 @@ __device__ __forceinline__ void densify_row(const CodedLayer& a, int groups, int
     for (int i = 0; i < n; ++i) {
       const int j = __shfl_sync(dev::kFull, my_atom, i);
       const float c = __shfl_sync(dev::kFull, my_c, i);
-      const uint16_t* d = dict + size_t(j) * M;
-      if constexpr (E == 4) {
-        const float4 v = dev::load_half4(d);
-        acc[0] = fmaf(c, v.x, acc[0]);
-        acc[1] = fmaf(c, v.y, acc[1]);
-        acc[2] = fmaf(c, v.z, acc[2]);
-        acc[3] = fmaf(c, v.w, acc[3]);
-      } else {
-        const float2 v = __half22float2(*reinterpret_cast<const __half2*>(d));
-        acc[0] = fmaf(c, v.x, acc[0]);
-        acc[1] = fmaf(c, v.y, acc[1]);
-      }
+      float v[E];
+      dev::load_halves(dict + size_t(j) * M, v);
+#pragma unroll
+      for (int e = 0; e < E; ++e) acc[e] = fmaf(c, v[e], acc[e]);
     }
   }
 #pragma unroll

@@ -93,6 +93,19 @@ __device__ __forceinline__ float4 load_half4(const Half* p) {
   const float2 hi = __half22float2(*reinterpret_cast<const __half2*>(&raw.y));
   return make_float4(lo.x, lo.y, hi.x, hi.y);
 }
+// A lane's E = 2 or 4 consecutive FP16 values of a row (head_dim 64 or 128 over a warp) as floats.
+template <int E, typename Half>
+__device__ __forceinline__ void load_halves(const Half* p, float (&out)[E]) {
+  static_assert(E == 2 || E == 4, "a lane takes 2 or 4 values");
+  if constexpr (E == 4) {
+    const float4 v = load_half4(p);
+    out[0] = v.x, out[1] = v.y, out[2] = v.z, out[3] = v.w;
+  } else {
+    static_assert(sizeof(Half) == 2, "FP16 values");
+    const float2 v = __half22float2(*reinterpret_cast<const __half2*>(p));
+    out[0] = v.x, out[1] = v.y;
+  }
+}
 // D = A·B + D, A 16×16 row-major f16, B 16×8 column-major f16, D 16×8 f32.
 __device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
   asm volatile(

@@ -207,13 +207,7 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const SparseArgs a
     constexpr int E = M / 32;                         // elements a lane
     const __half* k = reinterpret_cast<const __half*>(a.kv.key_buffer + (buffer_row0 + t) * M) + lane * E;
     float kk[E];
-    if constexpr (E == 4) {
-      const float4 k4 = dev::load_half4(k);
-      kk[0] = k4.x, kk[1] = k4.y, kk[2] = k4.z, kk[3] = k4.w;
-    } else {
-      const float2 k01 = __half22float2(*reinterpret_cast<const __half2*>(k));
-      kk[0] = k01.x, kk[1] = k01.y;
-    }
+    dev::load_halves(k, kk);
     float sc[HB];
 #pragma unroll
     for (int g = 0; g < HB; ++g) {

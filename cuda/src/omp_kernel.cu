@@ -8,16 +8,19 @@
 //  1. GEMM phase (all warps): α̃ = D̃ᵀ R̃ for the tile's scaled FP16 residuals,
 //     D̃ streamed in chunks of 128 atoms (cp.async, 2 or 4 stages), mma.sync
 //     m16n8k16 (f32 accumulate). Each thread keeps, per vector column, its
-//     largest |α̃| with its atom and its second largest |α̃| (its "list").
+//     largest and second largest |α̃| (its "list") as keys: |α̃| with the low
+//     mantissa bits replaced by the atom's place in the list, so that one
+//     max carries the atom along.
 //  2. Serial phase (warp per vector): merge the lists (a cluster's two blocks
 //     exchange theirs through distributed shared memory); candidates are the
 //     atoms with |α̃| ≥ max − 2ε, where ε bounds |α̃ − α| (FP16 rounding of D
-//     and of the residual, f32 accumulation). The list tops in that window are
-//     re-scored exactly (α_j = d_jᵀr in float), and so is every atom of a list
-//     whose second value also reaches the window (at most 2 such lists);
-//     this covers every atom in the window. A chosen or padding atom at a top
-//     in the window, more lists or more than 8 tops: the warp scans all N
-//     atoms exactly. The best (ties: lowest index) is the pick.
+//     and of the residual, f32 accumulation), widened by the keys' truncation
+//     (a relative 2^(b−21) of max, b the bits of a place). The list tops in
+//     that window are re-scored exactly (α_j = d_jᵀr in float), and so is
+//     every atom of a list whose second value also reaches the window (at
+//     most 2 such lists); this covers every atom in the window. A chosen or
+//     padding atom at a top in the window, more lists or more than 8 tops:
+//     the warp scans all N atoms exactly. The best (ties: lowest index) is the pick.
 //     Then: Gram entries G_{I,j}, G_jj in float (as the CPU's G); Cholesky
 //     growth through the inverse factor B = L⁻ᵀ in double (w = Bᵀg, pivot² =
 //     G_jj − ‖w‖², v = B w, new column [−v/λ; 1/λ]); z_k = α_j/λ;
@@ -87,7 +90,7 @@ struct Layout {
   static constexpr size_t kScratchBytes = kSmemScratch ? size_t(BV) * (S * S * 8 + S * 8 + M * 4) : 0;
   static constexpr size_t kBytes = kOffScratch + kScratchBytes;
   // The exchange lists alias the dictionary stages (used between GEMM phases).
-  static constexpr size_t kExchangeBytes = size_t(BV) * Geometry<BV>::kSlotStride * 12;
+  static constexpr size_t kExchangeBytes = size_t(BV) * Geometry<BV>::kSlotStride * 8;
   static_assert(kExchangeBytes <= kDictBytes, "exchange must fit the dictionary stages");
 };
 
@@ -110,8 +113,7 @@ struct Smem {
   double* bs = nullptr;  // [BV][S·S] (kSmemScratch only)
   double* gs = nullptr;  // [BV][S]
   float* rs = nullptr;   // [BV][M]
-  float* ex_t1;  // [64][32] (aliases dict)
-  int* ex_i1;
+  float* ex_t1;  // [64][32] list keys (aliases dict)
   float* ex_t2;
   __device__ explicit Smem(unsigned char* base) {
     using L = Layout<M, S, BV>;
@@ -133,10 +135,17 @@ struct Smem {
       rs = reinterpret_cast<float*>(gs + BV * S);
     }
     ex_t1 = reinterpret_cast<float*>(base + L::kOffDict);
-    ex_i1 = reinterpret_cast<int*>(ex_t1 + BV * kSlots);
-    ex_t2 = reinterpret_cast<float*>(ex_i1 + BV * kSlots);
+    ex_t2 = ex_t1 + BV * kSlots;
   }
 };
+
+// (a & b) | c in one LOP3: written out, the compiler split it in two where c
+// is a known offset from a register (the list places).
+__device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
+  uint32_t d;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
+  return d;
+}
 
 // Lane l receives Σ_lanes v[l mod S] (S = 16 or 32), in S + S/2 + … shuffles.
 template <int S, typename T>
@@ -336,11 +345,24 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   const bool writer = rank == 0;
   // The peer block's exchange lists (SPLIT = 2), mapped once.
   float* const peer_t1 = SPLIT > 1 ? peer_shared(sm.ex_t1, rank ^ 1) : nullptr;
-  int* const peer_i1 = SPLIT > 1 ? peer_shared(sm.ex_i1, rank ^ 1) : nullptr;
   float* const peer_t2 = SPLIT > 1 ? peer_shared(sm.ex_t2, rank ^ 1) : nullptr;
   const int all_chunks = a.n_pad / kChunkAtoms;
   const int chunk_begin = int(rank) * all_chunks / SPLIT, chunk_end = (int(rank) + 1) * all_chunks / SPLIT;
   const int n_chunks = chunk_end - chunk_begin;
+  // A list key is |α̃| with its low place_bits mantissa bits replaced by the
+  // atom's place in the thread's list (local chunk · kPerChunk + mt·2 + hh):
+  // it is within a relative 2^(place_bits−23) of |α̃|.
+  constexpr int kPerChunk = 2 * G::kMT;
+  const int place_bits = 32 - __clz(all_chunks * kPerChunk - 1);
+  const unsigned place_mask = (1u << place_bits) - 1u, key_mask = 0x7fffffffu & ~place_mask;
+  const float key_slack = ldexpf(1.0f, place_bits - 21);  // 2·2^(place_bits−23), doubled for rounding
+  // The atom at place t of list `list` (block rank, warp along the atoms, row g).
+  auto list_atom = [&](int list, int t) {
+    const int list_rank = list / G::kSlots, wa_l = (list % G::kSlots) / 8, g_l = list % 8;
+    const int q = t % kPerChunk;
+    return (list_rank * all_chunks / SPLIT + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l +
+           (q >> 1) * 16 + (q & 1) * 8;
+  };
   unsigned long long my_steps = 0, my_scans = 0, my_rescans = 0;
 
   for (int tile_id = blockIdx.x / SPLIT; tile_id < a.n_tiles; tile_id += gridDim.x / SPLIT) {
@@ -398,13 +420,11 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
 
       // ---- GEMM phase ----
       const int wa = warp % G::kWA, wv = warp / G::kWA, g = lane >> 2, t4 = lane & 3;
-      float t1[G::kCols], t2[G::kCols];
-      int i1[G::kCols];
+      float t1[G::kCols], t2[G::kCols];  // list keys
 #pragma unroll
       for (int c = 0; c < G::kCols; ++c) {
         t1[c] = -1.0f;
         t2[c] = -1.0f;
-        i1[c] = 0;
       }
       // Each thread copies the same 16-byte pieces of every chunk: rows lrow +
       // i·kRowsPerPass, columns lcol…lcol+7; the offsets are fixed per thread,
@@ -476,24 +496,22 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             for (int nt = 0; nt < G::kNT; ++nt)
               dev::mma_16816(acc[mt][nt], af[mt], bf[nt >> 1][(nt & 1) * 2], bf[nt >> 1][(nt & 1) * 2 + 1]);
         }
-        // Epilogue: per column, the thread's top |α̃| (with atom) and second
-        // |α̃|, without branches (a warp-wide test for "anything new" is
-        // almost always true for some lane, so branching paid for both paths).
-        const int base = (chunk_begin + chunk) * kChunkAtoms + wa * G::kMT * 16 + g;
+        // Epilogue: per column, the thread's top two keys, without branches
+        // (a warp-wide test for "anything new" is almost always true for some
+        // lane, so branching paid for both paths). Four instructions a value.
 #pragma unroll
         for (int mt = 0; mt < G::kMT; ++mt)
 #pragma unroll
           for (int hh = 0; hh < 2; ++hh) {
-            const int atom = base + mt * 16 + hh * 8;
+            const unsigned place = unsigned(chunk * kPerChunk + mt * 2 + hh);
 #pragma unroll
             for (int nt = 0; nt < G::kNT; ++nt)
 #pragma unroll
               for (int h = 0; h < 2; ++h) {
                 const int c = nt * 2 + h;
-                const float val = fabsf(acc[mt][nt][2 * hh + h]);
-                t2[c] = fmaxf(t2[c], fminf(val, t1[c]));
-                i1[c] = val > t1[c] ? atom : i1[c];
-                t1[c] = fmaxf(t1[c], val);
+                const float key = __uint_as_float(and_or(__float_as_uint(acc[mt][nt][2 * hh + h]), key_mask, place));
+                t2[c] = fmaxf(t2[c], fminf(key, t1[c]));
+                t1[c] = fmaxf(t1[c], key);
               }
           }
       }
@@ -508,11 +526,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           const int col = wv * G::kNT * 8 + nt * 8 + 2 * t4 + h;
           const int at = col * kSlots + int(rank) * G::kSlots + wa * 8 + g;
           sm.ex_t1[at] = t1[c];
-          sm.ex_i1[at] = i1[c];
           sm.ex_t2[at] = t2[c];
           if constexpr (SPLIT > 1) {
             peer_t1[at] = t1[c];
-            peer_i1[at] = i1[c];
             peer_t2[at] = t2[c];
           }
         }
@@ -540,12 +556,12 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
 #pragma unroll
         for (int r = 0; r < SL; ++r) {
           a1[r] = sm.ex_t1[v * kSlots + lane + 32 * r];
-          ai[r] = sm.ex_i1[v * kSlots + lane + 32 * r];
           a2[r] = sm.ex_t2[v * kSlots + lane + 32 * r];
+          ai[r] = list_atom(lane + 32 * r, int(__float_as_uint(a1[r]) & place_mask));
           m1 = fmaxf(m1, a1[r]);
         }
         const float mx = dev::warp_max(m1);
-        const float thr = mx - 2.0f * sm.st.eps[v];
+        const float thr = mx * (1.0f - key_slack) - 2.0f * sm.st.eps[v];
         // A "wide" list (its second value also reaches the window) may hold
         // more atoms in the window than its top one: all its atoms are
         // rescored exactly. A chosen or padding atom at the top of a list in
@@ -612,17 +628,12 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
               unsigned wm = wmask[sl];
               while (wm) {
                 ++my_rescans;
-                // List (block rank, warp along the atoms, row g) → its atoms:
-                // per chunk of that rank, kMT × 2 rows (see the epilogue).
                 const int list = sl * 32 + __ffs(wm) - 1;
                 wm &= wm - 1;
-                const int list_rank = list / G::kSlots, wa_l = (list % G::kSlots) / 8, g_l = list % 8;
+                const int list_rank = list / G::kSlots;
                 const int cb = list_rank * all_chunks / SPLIT, ce = (list_rank + 1) * all_chunks / SPLIT;
-                constexpr int kPerChunk = 2 * G::kMT;
                 scan_atoms<M>(wr, df, k, sup, lane, (ce - cb) * kPerChunk, [&](int t) {
-                  const int q = t % kPerChunk;
-                  const int j =
-                      (cb + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l + (q >> 1) * 16 + (q & 1) * 8;
+                  const int j = list_atom(list, t);
                   return j < a.n_atoms ? j : -1;
                 }, best_j, best_m, best_a);
               }

@@ -147,23 +147,30 @@ __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
   return d;
 }
 
+// One level of transpose_reduce: lanes with bit OFF set keep the upper half
+// of v[0, 2·OFF) and send the lower. OFF is a template argument so that every
+// loop unrolls: with `off >>= 1` in a loop the compiler kept a loop over the
+// levels, and the array, indexed at run time, went to local memory.
+template <int OFF, int S>
+__device__ __forceinline__ void transpose_level(float (&v)[S], int lane) {
+  const bool upper = (lane & OFF) != 0;
+#pragma unroll
+  for (int i = 0; i < OFF; ++i) {
+    const float send = upper ? v[i] : v[i + OFF];
+    const float keep = upper ? v[i + OFF] : v[i];
+    v[i] = keep + __shfl_xor_sync(kFull, send, OFF);
+  }
+  if constexpr (OFF > 1) transpose_level<OFF / 2>(v, lane);
+}
+
 // Lane l receives Σ_lanes v[l mod S] (S = 16 or 32), in S + S/2 + … shuffles.
-template <int S, typename T>
-__device__ __forceinline__ T transpose_reduce(T (&v)[S], int lane) {
+template <int S>
+__device__ __forceinline__ float transpose_reduce(float (&v)[S], int lane) {
   if constexpr (S == 16) {
 #pragma unroll
     for (int i = 0; i < 16; ++i) v[i] += __shfl_xor_sync(kFull, v[i], 16);
   }
-#pragma unroll
-  for (int off = S / 2; off >= 1; off >>= 1) {
-    const bool upper = (lane & off) != 0;
-#pragma unroll
-    for (int i = 0; i < off; ++i) {
-      const T send = upper ? v[i] : v[i + off];
-      const T keep = upper ? v[i + off] : v[i];
-      v[i] = keep + __shfl_xor_sync(kFull, send, off);
-    }
-  }
+  transpose_level<S / 2>(v, lane);
   return v[0];
 }
 

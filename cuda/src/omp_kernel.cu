@@ -583,9 +583,19 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           wmask[r] = __ballot_sync(kFull, a2[r] >= thr);
           n_cand += __popc(cmask[r]);
           n_wide += __popc(wmask[r]);
-          if (cand) {
-            if (ai[r] >= a.n_atoms) bad_lane = true;
-            for (int t = 0; t < k; ++t) bad_lane |= sup[t] == ai[r];
+          if (cand && ai[r] >= a.n_atoms) bad_lane = true;
+        }
+        // Each candidate against the support, held one atom a lane.
+        if (n_cand <= kMaxCandidates) {
+          const int my_sup = lane < k ? int(sup[lane]) : -1;
+#pragma unroll
+          for (int r = 0; r < SL; ++r) {
+            unsigned cm = cmask[r];
+            while (cm) {
+              const int b = __ffs(cm) - 1;
+              cm &= cm - 1;
+              bad_lane |= my_sup == __shfl_sync(kFull, ai[r], b);
+            }
           }
         }
         const bool bad =
@@ -669,18 +679,20 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         float gv[S];
 #pragma unroll
         for (int t = 0; t < S; ++t) gv[t] = 0.0f;
+        // Batches of kBatch rows, whole: the entries past k (the last row again)
+        // land in lanes ≥ k of g_l, which only meet zero factors below. Per-row
+        // guards cost a branch each.
 #pragma unroll
         for (int t0 = 0; t0 < S; t0 += kBatch) {
           if (t0 < k) {
             float di[kBatch][EPL];
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k) load_row<EPL>(df + size_t(sup[t0 + u]) * M + lane * EPL, di[u]);
+              load_row<EPL>(df + size_t(sup[min(t0 + u, k - 1)]) * M + lane * EPL, di[u]);
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k)
 #pragma unroll
-                for (int q = 0; q < EPL; ++q) gv[t0 + u] = fmaf(di[u][q], dj[q], gv[t0 + u]);
+              for (int q = 0; q < EPL; ++q) gv[t0 + u] = fmaf(di[u][q], dj[q], gv[t0 + u]);
           }
         }
         const double g_l = double(transpose_reduce<S>(gv, lane));  // lane l: G_{I_l, j}
@@ -699,7 +711,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             }
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k) w += bcol[u] * __shfl_sync(kFull, g_l, t0 + u);
+              w += bcol[u] * __shfl_sync(kFull, g_l, t0 + u);  // bcol[u] = 0 past k
           }
         }
         const double pivot_sq = gjj - dev::warp_sum(lane < k ? w * w : 0.0);
@@ -721,7 +733,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             }
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k) vl += brow[u] * __shfl_sync(kFull, w, t0 + u);
+              vl += brow[u] * __shfl_sync(kFull, w, t0 + u);  // brow[u] = 0 past k
           }
         }
         if (lane < k) Bc[k * S + lane] = -vl * inv_lambda;
@@ -755,14 +767,13 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             float di[kBatch][EPL];
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k) load_row<EPL>(df + size_t(sup[t0 + u]) * M + lane * EPL, di[u]);
+              load_row<EPL>(df + size_t(sup[min(t0 + u, k - 1)]) * M + lane * EPL, di[u]);
 #pragma unroll
-            for (int u = 0; u < kBatch; ++u)
-              if (t0 + u < k) {
-                const float gt = __shfl_sync(kFull, gl_f, t0 + u);
+            for (int u = 0; u < kBatch; ++u) {
+              const float gt = __shfl_sync(kFull, gl_f, t0 + u);  // 0 past k: r unchanged
 #pragma unroll
-                for (int q = 0; q < EPL; ++q) r[q] = fmaf(-gt, di[u][q], r[q]);
-              }
+              for (int q = 0; q < EPL; ++q) r[q] = fmaf(-gt, di[u][q], r[q]);
+            }
           }
         }
         store_row<EPL>(rsc + lane * EPL, r);

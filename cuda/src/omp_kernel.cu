@@ -211,9 +211,10 @@ __device__ void prepare_residual(const float (&r)[M / 32], __half* rt_row, float
     for (int q = 0; q < EPL; ++q) h[q] = __float2half_rn(0.0f);
     if (lane == 0) *eps_out = 0.0f;
   } else {
-    int e = 0;
-    frexpf(mx, &e);
-    const float scale = ldexpf(1.0f, min(14 - e, 126));
+    // frexp's exponent and ldexp from the bits (mx > 0, finite; a subnormal mx
+    // gives e = −126 here, frexp's e ≤ −126, and the clamp makes both 126).
+    const int e = int(__float_as_uint(mx) >> 23) - 126;
+    const float scale = __uint_as_float(uint32_t(min(14 - e, 126) + 127) << 23);
     float n2 = 0.0f, rho2 = 0.0f;
 #pragma unroll
     for (int q = 0; q < EPL; ++q) {
@@ -719,7 +720,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           finalize<M, S, BV>(v, k, vid, sm, gam, lane, a, writer);
           continue;
         }
-        const double lambda = sqrt(pivot_sq), inv_lambda = 1.0 / lambda;
+        const double inv_lambda = rsqrt(pivot_sq);  // 1/λ, λ the new pivot (the CPU's 1/sqrt, to an ulp)
         // v = B w (lane l: v_l = Σ_{t≥l} B[l][t] w_t).
         double vl = 0.0;
 #pragma unroll

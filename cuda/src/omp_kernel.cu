@@ -355,7 +355,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   float* const peer_t1 = SPLIT > 1 ? peer_shared(sm.ex_t1, rank ^ 1) : nullptr;
   float* const peer_t2 = SPLIT > 1 ? peer_shared(sm.ex_t2, rank ^ 1) : nullptr;
   const int all_chunks = a.n_pad / kChunkAtoms;
-  const int chunk_begin = int(rank) * all_chunks / SPLIT, chunk_end = (int(rank) + 1) * all_chunks / SPLIT;
+  // Rank r of a cluster pursues chunks [rank_chunk(r), rank_chunk(r + 1)).
+  auto rank_chunk = [&](int r) { return r * all_chunks / SPLIT; };
+  const int chunk_begin = rank_chunk(int(rank)), chunk_end = rank_chunk(int(rank) + 1);
   const int n_chunks = chunk_end - chunk_begin;
   // A list key is |α̃| with its low place_bits mantissa bits replaced by the
   // atom's place in the thread's list (local chunk · kPerChunk + mt·2 + hh):
@@ -368,7 +370,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
   auto list_atom = [&](int list, int t) {
     const int list_rank = list / G::kSlots, wa_l = (list % G::kSlots) / 8, g_l = list % 8;
     const int q = t % kPerChunk;
-    return (list_rank * all_chunks / SPLIT + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l +
+    return (rank_chunk(list_rank) + t / kPerChunk) * kChunkAtoms + wa_l * G::kMT * 16 + g_l +
            (q >> 1) * 16 + (q & 1) * 8;
   };
   unsigned long long my_steps = 0, my_scans = 0, my_rescans = 0;
@@ -649,8 +651,8 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
                 const int list = sl * 32 + __ffs(wm) - 1;
                 wm &= wm - 1;
                 const int list_rank = list / G::kSlots;
-                const int cb = list_rank * all_chunks / SPLIT, ce = (list_rank + 1) * all_chunks / SPLIT;
-                scan_atoms<M>(wr, df, k, sup, lane, (ce - cb) * kPerChunk, [&](int t) {
+                const int n_places = (rank_chunk(list_rank + 1) - rank_chunk(list_rank)) * kPerChunk;
+                scan_atoms<M>(wr, df, k, sup, lane, n_places, [&](int t) {
                   const int j = list_atom(list, t);
                   return j < a.n_atoms ? j : -1;
                 }, best_j, best_m, best_a);

@@ -28,6 +28,7 @@
 //     its FP16 copy and ε for the next step.
 #include <cfloat>
 #include <climits>
+#include <type_traits>
 
 #include <cooperative_groups.h>
 
@@ -145,6 +146,19 @@ __device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
   uint32_t d;
   asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(d) : "r"(a), "r"(b), "r"(c));
   return d;
+}
+
+// Calls f(std::integral_constant<int, min(n, NA)>()): a run-time count of
+// column groups as a compile-time one, so that register arrays stay indexed
+// by constants.
+template <int NA, typename F>
+__device__ __forceinline__ void with_groups(int n, F&& f) {
+  if constexpr (NA == 0) {
+    f(std::integral_constant<int, 0>());
+  } else {
+    if (n >= NA) f(std::integral_constant<int, NA>());
+    else with_groups<NA - 1>(n, f);
+  }
 }
 
 // One level of transpose_reduce: lanes with bit OFF set keep the upper half
@@ -470,28 +484,31 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             dev::ldmatrix_x4(bh[ks][np], sm.rt + (wv * G::kNT * 8 + np * 16 + (lane & 7) + (lane >> 4) * 8) * RH +
                                              ks * 16 + ((lane >> 3) & 1) * 8);
       }
-      for (int chunk = 0; chunk < n_chunks; ++chunk) {
-        dev::cp_async_wait<ST - 2>();
-        __syncthreads();
-        if (chunk + ST - 1 < n_chunks) load_chunk(chunk + ST - 1, (chunk + ST - 1) % ST);
-        dev::cp_async_commit();
-        const __half* buf = sm.dict + (chunk % ST) * Layout<M, S, BV>::kDictBuf;
-        float acc[G::kMT][G::kNT][4];
+      // Only the warp's n8 column groups up to its last active vector run
+      // MMAs (NA of kNT): a partly filled tile, or one whose vectors met the
+      // tolerance, costs the tensor cores and the epilogue what it holds.
+      const unsigned live = __ballot_sync(kFull, lane < G::kNT * 8 && sm.st.active[wv * G::kNT * 8 + lane]);
+      const int n_live_groups = (32 - __clz(live) + 7) / 8;
+      // One chunk's products for NA column groups, folded into the list keys.
+      auto chunk_keys = [&](const __half* buf, int chunk, auto na_constant) {
+        constexpr int NA = decltype(na_constant)::value;
+        constexpr int NP = (NA + 1) / 2;  // ldmatrix_x4 fragments of 16 columns
+        float acc[G::kMT][NA][4];
 #pragma unroll
         for (int mt = 0; mt < G::kMT; ++mt)
 #pragma unroll
-          for (int nt = 0; nt < G::kNT; ++nt)
+          for (int nt = 0; nt < NA; ++nt)
 #pragma unroll
             for (int q = 0; q < 4; ++q) acc[mt][nt][q] = 0.0f;
 #pragma unroll
         for (int ks = 0; ks < M / 16; ++ks) {
-          uint32_t af[G::kMT][4], bf[G::kNT / 2][4];
+          uint32_t af[G::kMT][4], bf[NP][4];
 #pragma unroll
           for (int mt = 0; mt < G::kMT; ++mt)
             dev::ldmatrix_x4(af[mt], buf + (wa * G::kMT * 16 + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * RH +
                                          ks * 16 + (lane >> 4) * 8);
 #pragma unroll
-          for (int np = 0; np < G::kNT / 2; ++np) {
+          for (int np = 0; np < NP; ++np) {
             if constexpr (kHoistB) {
 #pragma unroll
               for (int q = 0; q < 4; ++q) bf[np][q] = bh[ks][np][q];
@@ -503,7 +520,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
 #pragma unroll
           for (int mt = 0; mt < G::kMT; ++mt)
 #pragma unroll
-            for (int nt = 0; nt < G::kNT; ++nt)
+            for (int nt = 0; nt < NA; ++nt)
               dev::mma_16816(acc[mt][nt], af[mt], bf[nt >> 1][(nt & 1) * 2], bf[nt >> 1][(nt & 1) * 2 + 1]);
         }
         // Epilogue: per column, the thread's top two keys, without branches
@@ -515,7 +532,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           for (int hh = 0; hh < 2; ++hh) {
             const unsigned place = unsigned(chunk * kPerChunk + mt * 2 + hh);
 #pragma unroll
-            for (int nt = 0; nt < G::kNT; ++nt)
+            for (int nt = 0; nt < NA; ++nt)
 #pragma unroll
               for (int h = 0; h < 2; ++h) {
                 const int c = nt * 2 + h;
@@ -524,7 +541,20 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
                 t1[c] = fmaxf(t1[c], key);
               }
           }
-      }
+      };
+      // The chunk loop, one instance per NA: a switch inside it cost the full
+      // tiles 1–6 % (m = 128, 64).
+      auto chunk_loop = [&](auto na_constant) {
+        for (int chunk = 0; chunk < n_chunks; ++chunk) {
+          dev::cp_async_wait<ST - 2>();
+          __syncthreads();
+          if (chunk + ST - 1 < n_chunks) load_chunk(chunk + ST - 1, (chunk + ST - 1) % ST);
+          dev::cp_async_commit();
+          if constexpr (decltype(na_constant)::value > 0)
+            chunk_keys(sm.dict + (chunk % ST) * Layout<M, S, BV>::kDictBuf, chunk, na_constant);
+        }
+      };
+      with_groups<G::kNT>(n_live_groups, chunk_loop);
       dev::cp_async_wait_all();
       __syncthreads();  // every warp is done with the stages: the exchange may overwrite them
       if constexpr (SPLIT > 1) cluster_sync();  // so is the peer: its exchange may be written

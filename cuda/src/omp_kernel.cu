@@ -93,6 +93,8 @@ struct Layout {
   // The exchange lists alias the dictionary stages (used between GEMM phases).
   static constexpr size_t kExchangeBytes = size_t(BV) * Geometry<BV>::kSlotStride * 8;
   static_assert(kExchangeBytes <= kDictBytes, "exchange must fit the dictionary stages");
+  // A warp's scratch row also broadcasts S doubles in the serial phase.
+  static_assert(kOffWr % 8 == 0 && S * 8 <= M * 4, "scratch row");
 };
 
 struct VecState {
@@ -393,6 +395,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
     const Tile tile = a.tiles[tile_id];
     const __half* dh = a.dict_half + size_t(tile.dictionary) * a.n_pad * M;
     const float* df = a.dict_float + size_t(tile.dictionary) * a.n_pad * M;
+    const float* df_lane = df + lane * EPL;  // the lane's EPL floats of atom 0
 
     // ---- init: r = x, ‖x‖², R̃ ----
     for (int i = 0; i < G::kVectorsPerWarp; ++i) {
@@ -587,6 +590,10 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         const uint16_t* sup = sm.sup + v * S;
         int k = sm.st.k[v];
         ++my_steps;
+        // The support held one atom a lane, lanes ≥ k repeating the last one:
+        // a row of D_I is then one shuffle away, and a batch of rows past k
+        // repeats the last row (whose terms meet zero factors).
+        const int my_atom = k > 0 ? int(sup[min(lane, k - 1)]) : -1;
 
         // Merge the short lists (G::kSlots per vector and block; each lane takes SL).
         constexpr int SL = G::kSlots * SPLIT / 32;
@@ -618,16 +625,15 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           n_wide += __popc(wmask[r]);
           if (cand && ai[r] >= a.n_atoms) bad_lane = true;
         }
-        // Each candidate against the support, held one atom a lane.
+        // Each candidate against the support (lanes ≥ k repeat a chosen atom).
         if (n_cand <= kMaxCandidates) {
-          const int my_sup = lane < k ? int(sup[lane]) : -1;
 #pragma unroll
           for (int r = 0; r < SL; ++r) {
             unsigned cm = cmask[r];
             while (cm) {
               const int b = __ffs(cm) - 1;
               cm &= cm - 1;
-              bad_lane |= my_sup == __shfl_sync(kFull, ai[r], b);
+              bad_lane |= my_atom == __shfl_sync(kFull, ai[r], b);
             }
           }
         }
@@ -656,7 +662,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
               cm &= cm - 1;
               const int j = __shfl_sync(kFull, ai[sl], b);
               float d[EPL];
-              load_row<EPL>(df + size_t(j) * M + lane * EPL, d);
+              load_row<EPL>(df_lane + size_t(j) * M, d);
               float pf = 0.0f;
 #pragma unroll
               for (int q = 0; q < EPL; ++q) pf = fmaf(d[q], r[q], pf);
@@ -705,7 +711,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         // Gram entries G_{I,j} and G_jj in float (the CPU's G is float too).
         // Atom rows are fetched kBatch at a time so that their latencies overlap.
         float dj[EPL];
-        load_row<EPL>(df + size_t(j) * M + lane * EPL, dj);
+        load_row<EPL>(df_lane + size_t(j) * M, dj);
         float pjj = 0.0f;
 #pragma unroll
         for (int q = 0; q < EPL; ++q) pjj = fmaf(dj[q], dj[q], pjj);
@@ -721,7 +727,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             float di[kBatch][EPL];
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              load_row<EPL>(df + size_t(sup[min(t0 + u, k - 1)]) * M + lane * EPL, di[u]);
+              load_row<EPL>(df_lane + size_t(unsigned(__shfl_sync(kFull, my_atom, t0 + u))) * M, di[u]);
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
 #pragma unroll
@@ -732,6 +738,11 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         const double gjj = double(dev::warp_sum(pjj));
 
         // w = Bᵀ g (lane l: w_l = Σ_{t≤l} B[t][l] g_t), pivot² = G_jj − ‖w‖².
+        // g, then w, are broadcast through the warp's scratch row: a double
+        // is one shared load there against two shuffles and two moves.
+        double* const bcast = reinterpret_cast<double*>(sm.wr + warp * M);
+        if (lane < S) bcast[lane] = g_l;
+        __syncwarp();
         double w = 0.0;
 #pragma unroll
         for (int t0 = 0; t0 < S; t0 += kBatch) {
@@ -744,7 +755,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             }
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              w += bcol[u] * __shfl_sync(kFull, g_l, t0 + u);  // bcol[u] = 0 past k
+              w += bcol[u] * bcast[t0 + u];  // bcol[u] = 0 past k
           }
         }
         const double pivot_sq = gjj - dev::warp_sum(lane < k ? w * w : 0.0);
@@ -754,6 +765,9 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         }
         const double inv_lambda = rsqrt(pivot_sq);  // 1/λ, λ the new pivot (the CPU's 1/sqrt, to an ulp)
         // v = B w (lane l: v_l = Σ_{t≥l} B[l][t] w_t).
+        __syncwarp();  // every lane has read g
+        if (lane < S) bcast[lane] = w;
+        __syncwarp();
         double vl = 0.0;
 #pragma unroll
         for (int t0 = 0; t0 < S; t0 += kBatch) {
@@ -766,7 +780,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             }
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              vl += brow[u] * __shfl_sync(kFull, w, t0 + u);  // brow[u] = 0 past k
+              vl += brow[u] * bcast[t0 + u];  // brow[u] = 0 past k
           }
         }
         if (lane < k) Bc[k * S + lane] = -vl * inv_lambda;
@@ -791,6 +805,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         }
 
         // r = x − D_I γ (float, as the CPU's α update), then its FP16 copy and ε.
+        const int res_atom = lane >= k - 1 ? j : my_atom;  // I now ends with j
 #pragma unroll
         for (int q = 0; q < EPL; ++q) r[q] = xv[q];
         const float gl_f = float(gl);
@@ -800,7 +815,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
             float di[kBatch][EPL];
 #pragma unroll
             for (int u = 0; u < kBatch; ++u)
-              load_row<EPL>(df + size_t(sup[min(t0 + u, k - 1)]) * M + lane * EPL, di[u]);
+              load_row<EPL>(df_lane + size_t(unsigned(__shfl_sync(kFull, res_atom, t0 + u))) * M, di[u]);
 #pragma unroll
             for (int u = 0; u < kBatch; ++u) {
               const float gt = __shfl_sync(kFull, gl_f, t0 + u);  // 0 past k: r unchanged

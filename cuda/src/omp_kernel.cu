@@ -7,7 +7,8 @@
 // taking half the atoms). Per step:
 //  1. GEMM phase (all warps): α̃ = D̃ᵀ R̃ for the tile's scaled FP16 residuals,
 //     D̃ streamed in chunks of 128 atoms (cp.async, 2 or 4 stages), mma.sync
-//     m16n8k16 (f32 accumulate). Each thread keeps, per vector column, its
+//     m16n8k16 (f32 accumulate), for a warp's column groups up to its last
+//     active vector only. Each thread keeps, per vector column, its
 //     largest and second largest |α̃| (its "list") as keys: |α̃| with the low
 //     mantissa bits replaced by the atom's place in the list, so that one
 //     max carries the atom along.

@@ -580,6 +580,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
       else __syncthreads();
 
       // ---- serial phase: one warp per vector ----
+      float* const wr = sm.wr + warp * M;  // the warp's scratch row: the residual for scans, S doubles to broadcast
       for (int i = 0; i < G::kVectorsPerWarp; ++i) {
         const int v = warp + i * kWarps;
         if (!sm.st.active[v]) continue;  // warp-uniform
@@ -626,18 +627,20 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           n_wide += __popc(wmask[r]);
           if (cand && ai[r] >= a.n_atoms) bad_lane = true;
         }
-        // Each candidate against the support (lanes ≥ k repeat a chosen atom).
-        if (n_cand <= kMaxCandidates) {
+        // Calls f(j) for each candidate atom j, the same order in every lane.
+        const auto for_each_candidate = [&](auto&& f) {
 #pragma unroll
           for (int r = 0; r < SL; ++r) {
             unsigned cm = cmask[r];
             while (cm) {
               const int b = __ffs(cm) - 1;
               cm &= cm - 1;
-              bad_lane |= my_atom == __shfl_sync(kFull, ai[r], b);
+              f(__shfl_sync(kFull, ai[r], b));
             }
           }
-        }
+        };
+        // Each candidate against the support (lanes ≥ k repeat a chosen atom).
+        if (n_cand <= kMaxCandidates) for_each_candidate([&](int j) { bad_lane |= my_atom == j; });
         const bool bad =
             !(mx > 0.0f) || n_wide > kMaxWideLists || n_cand > kMaxCandidates || __any_sync(kFull, bad_lane);
 
@@ -655,29 +658,21 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         float best_m = -1.0f;
         double best_a = 0.0;
         if (!bad) {
+          for_each_candidate([&](int j) {
+            float d[EPL];
+            load_row<EPL>(df_lane + size_t(j) * M, d);
+            float pf = 0.0f;
 #pragma unroll
-          for (int sl = 0; sl < SL; ++sl) {
-            unsigned cm = cmask[sl];
-            while (cm) {
-              const int b = __ffs(cm) - 1;
-              cm &= cm - 1;
-              const int j = __shfl_sync(kFull, ai[sl], b);
-              float d[EPL];
-              load_row<EPL>(df_lane + size_t(j) * M, d);
-              float pf = 0.0f;
-#pragma unroll
-              for (int q = 0; q < EPL; ++q) pf = fmaf(d[q], r[q], pf);
-              const double p = dev::warp_sum(pf);
-              const float mg = fabsf(float(p));
-              if (mg > best_m || (mg == best_m && j < best_j)) {
-                best_m = mg;
-                best_j = j;
-                best_a = p;
-              }
+            for (int q = 0; q < EPL; ++q) pf = fmaf(d[q], r[q], pf);
+            const double p = dev::warp_sum(pf);
+            const float mg = fabsf(float(p));
+            if (mg > best_m || (mg == best_m && j < best_j)) {
+              best_m = mg;
+              best_j = j;
+              best_a = p;
             }
-          }
+          });
           if (n_wide > 0) {
-            float* wr = sm.wr + warp * M;
             store_row<EPL>(wr + lane * EPL, r);
             __syncwarp();
 #pragma unroll
@@ -698,7 +693,6 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
           }
         } else {
           ++my_scans;
-          float* wr = sm.wr + warp * M;
           store_row<EPL>(wr + lane * EPL, r);
           __syncwarp();
           scan_atoms<M>(wr, df, k, sup, lane, a.n_atoms, [](int t) { return t; }, best_j, best_m, best_a);
@@ -741,7 +735,7 @@ __global__ void __launch_bounds__(kThreads, BV == 64 ? 2 : 1) omp_kernel(const L
         // w = Bᵀ g (lane l: w_l = Σ_{t≤l} B[t][l] g_t), pivot² = G_jj − ‖w‖².
         // g, then w, are broadcast through the warp's scratch row: a double
         // is one shared load there against two shuffles and two moves.
-        double* const bcast = reinterpret_cast<double*>(sm.wr + warp * M);
+        double* const bcast = reinterpret_cast<double*>(wr);
         if (lane < S) bcast[lane] = g_l;
         __syncwarp();
         double w = 0.0;

@@ -3,6 +3,7 @@
 //
 //   bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] [--contexts a,b,...]
 //                    [--densify-limit T] [--compare-plans] [--compare-batches] [--compare-kernels]
+//                    [--gpu-time]
 //
 // A model of the named shape with random weights (lexico::synthetic_model:
 // the real weights cannot reach the GPU machine), FP16 weights, one sequence.
@@ -17,6 +18,11 @@
 // tile's worth of steps), --compare-kernels s = 16 and s = 8 caches whose
 // sparse steps take the three kernels rather than the one-launch cluster
 // kernel where it is the faster (SparseKernel), decoded in the same rounds.
+// --gpu-time adds rounds in which each token's work is queued behind a host
+// function that holds the stream for 5 ms: the host's launches are then
+// done before the GPU starts, and the time from the hold's end to the logits
+// is the step's GPU time alone. Where it is well below the plain figure, the
+// step is bound by the host's launches.
 //   prefill: 2,048 tokens in one step and 8,192 in steps of 2,048, until the
 //     first token and until every code is stored;
 //   decode: per context length C, every cache is filled to C positions with
@@ -35,8 +41,10 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <omp.h>
 
 #include "lexico/cuda/device.h"
@@ -117,6 +125,29 @@ double decode_ms(GpuModel& model, GpuKvCache& cache, int64_t pos) {
   return seconds_since(t0) * 1e3 / kDecodeTokens;
 }
 
+// Holds its stream for kHoldMs, then notes when it let go.
+constexpr int kHoldMs = 5;
+void CUDART_CB hold_stream(void* end) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(kHoldMs));
+  *static_cast<Clock::time_point*>(end) = Clock::now();
+}
+
+// As decode_ms, but each token's launches wait behind hold_stream: GPU
+// milliseconds per token (from the hold's end until forward returns).
+double decode_gpu_ms(GpuModel& model, GpuKvCache& cache, int64_t pos) {
+  const std::vector<int> tokens = synthetic_tokens(kDecodeTokens + 2, model.config().vocab_size, 9);
+  model.forward(std::span<const int>(tokens.data(), 1), pos, cache);  // warm-up
+  model.forward(std::span<const int>(tokens.data() + 1, 1), pos + 1, cache);
+  double total = 0;
+  Clock::time_point released;
+  for (int i = 0; i < kDecodeTokens; ++i) {
+    LEXICO_CUDA_CHECK(cudaLaunchHostFunc(model.stream(), hold_stream, &released));
+    model.forward(std::span<const int>(tokens.data() + 2 + i, 1), pos + 2 + i, cache);
+    total += std::chrono::duration<double>(Clock::now() - released).count();
+  }
+  return total * 1e3 / kDecodeTokens;
+}
+
 struct CacheKind {
   std::string label;
   int sparsity = 0;  // 0: the full cache
@@ -155,7 +186,7 @@ int main(int argc, char** argv) {
   bool quick = false;
   std::string shape_name = "smollm2";
   int n_atoms = 4096;
-  bool compare_plans = false, compare_batches = false, compare_kernels = false;
+  bool compare_plans = false, compare_batches = false, compare_kernels = false, gpu_time = false;
   std::vector<int64_t> contexts;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
@@ -166,11 +197,12 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--compare-plans")) compare_plans = true;
     else if (!std::strcmp(argv[i], "--compare-batches")) compare_batches = true;
     else if (!std::strcmp(argv[i], "--compare-kernels")) compare_kernels = true;
+    else if (!std::strcmp(argv[i], "--gpu-time")) gpu_time = true;
     else {
       std::fprintf(stderr,
                    "usage: bench_cuda_model [--quick] [--shape smollm2|llama1b|llama8b] [--atoms N] "
                    "[--contexts a,b,...] [--densify-limit T] [--compare-plans] [--compare-batches] "
-                   "[--compare-kernels]\n");
+                   "[--compare-kernels] [--gpu-time]\n");
       return 2;
     }
   }
@@ -251,6 +283,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < kinds.size() + 3; ++i) std::printf(" --- |");
   std::printf("\n");
   double short_full_ms = 0;
+  std::string gpu_table;  // --gpu-time
+  const int all_rounds = rounds * (gpu_time ? 2 : 1);
   for (int64_t context : contexts) {
     // Every cache is filled first, then decoded in interleaved rounds, so a
     // slow spell of the host (the step is launch-bound) hits all caches alike;
@@ -258,7 +292,7 @@ int main(int argc, char** argv) {
     std::vector<std::unique_ptr<GpuKvCache>> caches;
     std::vector<double> ms, mib, fill_s;
     for (const CacheKind& kind : kinds) {
-      caches.push_back(make(kind, shape, dict, context + rounds * (kDecodeTokens + 2), kStep));
+      caches.push_back(make(kind, shape, dict, context + all_rounds * (kDecodeTokens + 2), kStep));
       fill_s.push_back(fill(*caches.back(), context, gpu.stream()));
       settle(*caches.back(), gpu.stream());
     }
@@ -284,6 +318,31 @@ int main(int argc, char** argv) {
     for (size_t k = 0; k < kinds.size(); ++k) std::printf(" ms[%s]=%.4f", kinds[k].label.c_str(), ms[k]);
     std::printf("\n");
     std::fflush(stdout);
+    if (!gpu_time) continue;
+    std::vector<std::vector<double>> gpu_round_ms(kinds.size());
+    for (int r = rounds; r < all_rounds; ++r)
+      for (size_t k = 0; k < kinds.size(); ++k)
+        gpu_round_ms[k].push_back(decode_gpu_ms(gpu, *caches[k], context + r * (kDecodeTokens + 2)));
+    std::vector<double> gpu_ms;
+    for (auto& v : gpu_round_ms) {
+      std::sort(v.begin(), v.end());
+      gpu_ms.push_back(v[v.size() / 2]);
+    }
+    gpu_table += fmt::format("| {} |", context);
+    for (size_t k = 0; k < kinds.size(); ++k)
+      gpu_table += k == 0 ? fmt::format(" {:.3f} |", gpu_ms[k]) : fmt::format(" {:.3f} (x{:.2f}) |", gpu_ms[k], gpu_ms[0] / gpu_ms[k]);
+    gpu_table += "\n";
+    std::printf("SUMMARY gpu_time context=%lld", (long long)context);
+    for (size_t k = 0; k < kinds.size(); ++k) std::printf(" ms[%s]=%.4f", kinds[k].label.c_str(), gpu_ms[k]);
+    std::printf("\n");
+  }
+  if (gpu_time) {
+    std::printf("\nGPU time per token, the host's launches hidden behind a %d ms hold (ms, x as above):\n| context |",
+                kHoldMs);
+    for (const CacheKind& kind : kinds) std::printf(" %s |", kind.label.c_str());
+    std::printf("\n|");
+    for (size_t i = 0; i <= kinds.size(); ++i) std::printf(" --- |");
+    std::printf("\n%s", gpu_table.c_str());
   }
 
   // The CPU reference: the same model, FP32 full cache, all cores.

@@ -118,8 +118,12 @@ struct GpuModel::Impl {
     }
   }
 
-  // out[n, w.rows] = in[n, w.cols] · wᵀ + beta · out. in is float (F32) or FP16 (F16).
+  // out[n, w.rows] = in[n, w.cols] · wᵀ + beta · out (beta 0 or 1). in is float (F32) or FP16 (F16).
   void linear(const DeviceMatrix& w, const void* in, int n, float* out, float beta) {
+    if (precision == WeightPrecision::F16 && n == 1 && w.cols % 8 == 0) {  // a decode step
+      md::gemv(w.f16.data(), w.rows, w.cols, static_cast<const uint16_t*>(in), out, beta != 0.0f, stream);
+      return;
+    }
     const float alpha = 1.0f;
     if (precision == WeightPrecision::F32)
       check_blas(cublasSgemm(blas, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &alpha, w.f32.data(), w.cols,

@@ -4,6 +4,7 @@
 
 #include "common.cuh"
 #include "lexico/cuda/device.h"
+#include "lexico/error.h"
 
 namespace lexico::cuda::model_detail {
 
@@ -28,6 +29,7 @@ __global__ void embed_kernel(const int32_t* tokens, int n, const T* table, int d
 
 template <typename T>
 __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, int dim, T* y) {
+  dev::release_next_grid();  // an ordinary launch: the GEMV after it may start loading its weights
   __shared__ float partial[kThreads / 32];
   const float* row = x + size_t(blockIdx.x) * dim;
   float ss = 0.0f;
@@ -77,6 +79,7 @@ __global__ void split_qkv_rope_kernel(const float* qkv, const float* bias, const
 
 template <typename T>
 __global__ void silu_mul_kernel(const float* gu, int rows, int hidden, T* out) {
+  dev::release_next_grid();  // as rms_norm_kernel
   const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= int64_t(rows) * hidden) return;
   const int64_t t = i / hidden, e = i % hidden;
@@ -86,8 +89,71 @@ __global__ void silu_mul_kernel(const float* gu, int rows, int hidden, T* out) {
 
 __global__ void to_half_kernel(const float* x, size_t count, uint16_t* y) {
   dev::wait_prior_grid();  // a chained launch after the attention
+  dev::release_next_grid();
   const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < count) y[i] = __half_as_ushort(__float2half_rn(x[i]));
+}
+
+// One warp a row: 16 bytes (8 halves) a lane per load, kGemvUnroll loads in
+// flight. The first loads are issued before the chained launch's wait, so
+// that they overlap the end of the kernel that writes x. Few registers (many
+// warps an SM) and weight loads that bypass L1 (which keeps x) streamed the
+// weights fastest of the variants measured (docs/benchmarks.md).
+constexpr int kGemvUnroll = 4;
+
+__device__ __forceinline__ uint4 load_streaming(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+__device__ __forceinline__ float dot8(uint4 w, uint4 x) {
+  const __half2* wh = reinterpret_cast<const __half2*>(&w);
+  const __half2* xh = reinterpret_cast<const __half2*>(&x);
+  float acc = 0.0f;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 a = __half22float2(wh[i]), b = __half22float2(xh[i]);
+    acc = fmaf(a.x, b.x, acc);
+    acc = fmaf(a.y, b.y, acc);
+  }
+  return acc;
+}
+
+__global__ void __launch_bounds__(kThreads) gemv_kernel(const uint16_t* w, const uint16_t* x, int rows, int cols,
+                                                        float* y, bool accumulate) {
+  constexpr int kBatch = kGemvUnroll * 32;  // 16-byte words a warp loads at once
+  const int lane = threadIdx.x & 31;
+  const int row = blockIdx.x * (kThreads / 32) + (threadIdx.x >> 5);
+  const uint4* wrow = reinterpret_cast<const uint4*>(w + size_t(min(row, rows - 1)) * cols);
+  const uint4* xv = reinterpret_cast<const uint4*>(x);
+  const int n16 = cols / 8;  // 16-byte words a row
+  uint4 wv[kGemvUnroll];
+  const auto load = [&](int base) {
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      const int i = base + u * 32 + lane;
+      wv[u] = i < n16 ? load_streaming(wrow + i) : make_uint4(0, 0, 0, 0);
+    }
+  };
+  load(0);
+  dev::wait_prior_grid();
+  dev::release_next_grid();
+  float acc = 0.0f;
+  for (int base = 0;;) {
+#pragma unroll
+    for (int u = 0; u < kGemvUnroll; ++u) {
+      const int i = base + u * 32 + lane;
+      if (i < n16) acc += dot8(wv[u], __ldg(xv + i));
+    }
+    base += kBatch;
+    if (base >= n16) break;
+    load(base);
+  }
+  acc = dev::warp_sum(acc);
+  if (lane == 0 && row < rows) y[row] = accumulate ? y[row] + acc : acc;
 }
 
 }  // namespace
@@ -125,6 +191,13 @@ void silu_mul(const float* gu, int rows, int hidden, float* out, cudaStream_t st
 void silu_mul(const float* gu, int rows, int hidden, uint16_t* out, cudaStream_t stream) {
   silu_mul_kernel<<<blocks_for(int64_t(rows) * hidden), kThreads, 0, stream>>>(gu, rows, hidden, out);
   LEXICO_CUDA_CHECK_LAUNCH();
+}
+
+void gemv(const uint16_t* w, int rows, int cols, const uint16_t* x, float* y, bool accumulate, cudaStream_t stream) {
+  if (cols % 8 != 0) internal_error("gemv", "{} columns are not a multiple of 8", cols);
+  constexpr int kRowsPerBlock = kThreads / 32;
+  dev::launch_chained(gemv_kernel, dim3((rows + kRowsPerBlock - 1) / kRowsPerBlock), dim3(kThreads), 0, stream, w, x,
+                      rows, cols, y, accumulate);
 }
 
 void to_half(const float* x, size_t count, uint16_t* y, cudaStream_t stream) {

@@ -1,5 +1,6 @@
-// The forward pass's element-wise kernels (model_kernels.cu); the GEMMs are
-// cuBLAS (model.cpp). "half" arrays are FP16 bits.
+// The forward pass's element-wise kernels and the one-token GEMV
+// (model_kernels.cu); the other GEMMs are cuBLAS (model.cpp). "half" arrays
+// are FP16 bits.
 #pragma once
 #include <cstdint>
 
@@ -24,6 +25,13 @@ void split_qkv_rope(const float* qkv, const float* bias, const float* cos, const
 // out[t][i] = silu(gu[t][i]) · gu[t][hidden + i], into float or FP16.
 void silu_mul(const float* gu, int rows, int hidden, float* out, cudaStream_t stream);
 void silu_mul(const float* gu, int rows, int hidden, uint16_t* out, cudaStream_t stream);
+
+// y = W x (+ y when accumulate) for one token: W FP16 [rows][cols] row-major
+// (cols a multiple of 8), x FP16 [cols], float accumulation. A chained
+// launch (common.cuh). A decode step's GEMMs have one column; cuBLAS spends
+// more host time a call than the step can hide and streams the weights
+// below the memory's bandwidth (docs/benchmarks.md, bench_cuda_gemv).
+void gemv(const uint16_t* w, int rows, int cols, const uint16_t* x, float* y, bool accumulate, cudaStream_t stream);
 
 void to_half(const float* x, size_t count, uint16_t* y, cudaStream_t stream);
 

@@ -10,11 +10,13 @@
 #include <random>
 #include <vector>
 
+#include "../src/model_kernels.cuh"
 #include "gpu_test.h"
 #include "lexico/cuda/full_cache.h"
 #include "lexico/cuda/lexico_cache.h"
 #include "lexico/cuda/model.h"
 #include "lexico/full_cache.h"
+#include "lexico/half.h"
 #include "lexico/lexico_cache.h"
 #include "lexico/synthetic_model.h"
 
@@ -192,6 +194,64 @@ TEST_CASE("GPU model: FP16 weights stay within FP16 rounding of the CPU") {
   CHECK(err > 0.0f);  // FP16 weights really are in use
   const GpuModel gpu32(cpu, WeightPrecision::F32);
   CHECK(double(gpu.weight_bytes()) < 0.51 * double(gpu32.weight_bytes()));  // norms and biases stay FP32
+}
+
+TEST_CASE("GPU model: the one-token GEMV equals the product in double precision") {
+  LEXICO_REQUIRE_GPU();
+  // Rows that do not fill a block; rows of one 16-byte word, of several
+  // batches of loads with a partial last one.
+  const int shapes[][2] = {{1, 8}, {37, 1032}, {300, 2056}, {9, 4104}};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (const auto& shape : shapes)
+    for (bool accumulate : {false, true}) {
+      const int rows = shape[0], cols = shape[1];
+      CAPTURE(rows);
+      CAPTURE(cols);
+      CAPTURE(accumulate);
+      std::vector<uint16_t> w(size_t(rows) * cols), x(cols);
+      std::vector<float> y0(rows);
+      for (uint16_t& h : w) h = float_to_half(normal(rng));
+      for (uint16_t& h : x) h = float_to_half(normal(rng));
+      for (float& v : y0) v = normal(rng);
+      DeviceBuffer<uint16_t> dw(w.size(), "test weights"), dx(x.size(), "test input");
+      DeviceBuffer<float> dy(size_t(rows), "test output");
+      LEXICO_CUDA_CHECK(cudaMemcpy(dw.data(), w.data(), w.size() * 2, cudaMemcpyHostToDevice));
+      LEXICO_CUDA_CHECK(cudaMemcpy(dx.data(), x.data(), x.size() * 2, cudaMemcpyHostToDevice));
+      LEXICO_CUDA_CHECK(cudaMemcpy(dy.data(), y0.data(), rows * sizeof(float), cudaMemcpyHostToDevice));
+      model_detail::gemv(dw.data(), rows, cols, dx.data(), dy.data(), accumulate, nullptr);
+      std::vector<float> y(rows);
+      LEXICO_CUDA_CHECK(cudaMemcpy(y.data(), dy.data(), rows * sizeof(float), cudaMemcpyDeviceToHost));
+      int bad = 0;
+      for (int r = 0; r < rows; ++r) {
+        double ref = accumulate ? y0[r] : 0.0, scale = std::fabs(ref);
+        for (int c = 0; c < cols; ++c) {
+          const double p = double(half_to_float(w[size_t(r) * cols + c])) * half_to_float(x[c]);
+          ref += p;
+          scale += std::fabs(p);
+        }
+        bad += std::fabs(y[r] - ref) > 1e-5 * scale;  // float sums; one missed word of 8 terms is ~1e-3
+      }
+      CHECK(bad == 0);
+    }
+}
+
+TEST_CASE("GPU model: FP16 decode steps (one token each, the GEMV) give the logits of the whole sequence") {
+  LEXICO_REQUIRE_GPU();
+  const Model cpu = synthetic_model(small_config(false, true), 12);
+  const ModelConfig& c = cpu.config();
+  const std::vector<int> tokens = synthetic_tokens(14, c.vocab_size, 5);
+  GpuModel gpu(cpu, WeightPrecision::F16);
+  GpuFullCache all_cache(c.cache_shape(), 14);
+  const Matrix all = gpu.forward(tokens, 0, all_cache, Logits::All);  // cuBLAS: steps of several tokens
+  GpuFullCache step_cache(c.cache_shape(), 14);
+  gpu.forward(std::span<const int>(tokens.data(), 6), 0, step_cache, Logits::Last);
+  for (int t = 6; t < 14; ++t) {
+    CAPTURE(t);
+    const Matrix one = gpu.forward(std::span<const int>(tokens.data() + t, 1), t, step_cache, Logits::Last);
+    const Matrix ref = all.row(t);
+    CHECK(relative_error(one, ref) < 1e-3f);
+  }
 }
 
 TEST_CASE("GPU model: the Lexico cache's densify limit follows the layer weights' size") {

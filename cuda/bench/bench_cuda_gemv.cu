@@ -2,14 +2,17 @@
 // against cuBLAS (cublasGemmEx, FP16 weights, float accumulation: what
 // GpuModel runs for steps of several tokens), in the same run.
 //
-//   bench_cuda_gemv [--shape smollm2|llama1b|llama8b|all]
+//   bench_cuda_gemv [--quick] [--shape smollm2|llama1b|llama8b|all]
 //
 // Per shape, random FP16 weights of every layer (Q/K/V stacked, output
 // projection, gate/up stacked, down) and the classifier, the products of one
-// decode step in the model's order, repeated: ms per step for each, the
+// decode step in the model's order, 20 times (5 with --quick): ms per step
+// for each, the
 // weights' bytes over that time, the ratio, and the host time per call
-// (the launches alone, without waiting for the GPU). The outputs of the two
-// are compared (largest difference over the largest |y|).
+// (the launches alone, without waiting for the GPU; where the GPU is the
+// slower, the host waits for room in the launch queue and this is the GPU's
+// pace). The outputs of the two are compared (largest difference over the
+// largest |y|).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -102,7 +105,7 @@ Timing time_steps(cudaStream_t stream, size_t calls, int reps, Run run) {
   return {ms / reps, host * 1e6 / reps / double(calls)};
 }
 
-void bench(const Shape& s, cudaStream_t stream, cublasHandle_t blas) {
+void bench(const Shape& s, int reps, cudaStream_t stream, cublasHandle_t blas) {
   const int qkv = (s.heads + 2 * s.kv_heads) * s.head_dim, att = s.heads * s.head_dim;
   struct Part {
     int rows, cols;
@@ -152,7 +155,6 @@ void bench(const Shape& s, cudaStream_t stream, cublasHandle_t blas) {
     mag = std::max(mag, double(std::fabs(a[i])));
   }
 
-  const int reps = 20;
   const Timing ref = time_steps(stream, parts.size(), reps, [&] { run_cublas(blas, ref_step); });
   const Timing own = time_steps(stream, parts.size(), reps, [&] { run_gemv(stream, step); });
   const double gb = weights * 2.0 / 1e9;
@@ -169,12 +171,18 @@ void bench(const Shape& s, cudaStream_t stream, cublasHandle_t blas) {
 
 int main(int argc, char** argv) {
   std::string which = "all";
+  int reps = 20;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) which = argv[++i];
+    if (!std::strcmp(argv[i], "--quick")) reps = 5;
+    else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) which = argv[++i];
     else {
-      std::fprintf(stderr, "usage: bench_cuda_gemv [--shape smollm2|llama1b|llama8b|all]\n");
+      std::fprintf(stderr, "usage: bench_cuda_gemv [--quick] [--shape smollm2|llama1b|llama8b|all]\n");
       return 2;
     }
+  }
+  if (which != "all" && std::none_of(std::begin(kShapes), std::end(kShapes), [&](const Shape& s) { return which == s.name; })) {
+    std::fprintf(stderr, "bench_cuda_gemv: unknown shape '%s' (smollm2, llama1b, llama8b, all)\n", which.c_str());
+    return 2;
   }
   const DeviceInfo& info = device_info();
   if (!info.usable) {
@@ -185,7 +193,7 @@ int main(int argc, char** argv) {
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   std::printf("bench_cuda_gemv  %s  %s\n", date, info.summary().c_str());
-  std::printf("one decode step's weight products (every layer, then the classifier), 20 steps, GPU ms per step:\n");
+  std::printf("one decode step's weight products (every layer, then the classifier), %d steps, GPU ms per step:\n", reps);
   std::printf("| shape | products | MB of weights | cuBLAS GemmEx | lexico gemv | ratio | max diff / max |y| |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
   cudaStream_t stream;
@@ -193,16 +201,8 @@ int main(int argc, char** argv) {
   cublasHandle_t blas;
   check(cublasCreate(&blas));
   check(cublasSetStream(blas, stream));
-  bool any = false;
   for (const Shape& s : kShapes)
-    if (which == "all" || which == s.name) {
-      bench(s, stream, blas);
-      any = true;
-    }
-  if (!any) {
-    std::fprintf(stderr, "bench_cuda_gemv: unknown shape '%s'\n", which.c_str());
-    return 2;
-  }
+    if (which == "all" || which == s.name) bench(s, reps, stream, blas);
   cublasDestroy(blas);
   cudaStreamDestroy(stream);
   return 0;

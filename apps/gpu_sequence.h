@@ -157,7 +157,6 @@ class GpuRunner {
         const Dictionary& dict = *runtime_.dictionary();
         auto cache = std::make_unique<cuda::GpuLexicoCache>(shape, dict, o, length,
                                                             int(std::min<int64_t>(length, kLexicoStep)), overlap);
-        cache->set_densify_limit(model_->densify_limit());
         const size_t tables = cache->table_bytes();
         return std::make_unique<GpuSequence>(model_, std::move(cache), tables);
       }

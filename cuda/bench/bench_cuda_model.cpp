@@ -11,9 +11,9 @@
 // 128, random dictionaries of N atoms), with the encoding overlapped (the
 // default) and, for s = 16, serial. --densify-limit sets the Lexico caches'
 // GpuLexicoCache::set_densify_limit (decode steps over at most T compressed
-// tokens take the dense plan; 0: always the sparse kernels; default: the
-// model's, GpuModel::densify_limit); --compare-plans adds s = 16 and s = 8
-// caches that always take the sparse kernels, --compare-batches s = 16 and
+// tokens that the cluster kernel does not take go to the dense plan;
+// default 0, the cache's: always the sparse kernels); --compare-plans adds
+// s = 16 and s = 8 caches that always take the sparse kernels, --compare-batches s = 16 and
 // s = 8 caches that code every decode step (encode batch 1, not a full OMP
 // tile's worth of steps), --compare-kernels s = 16 and s = 8 caches whose
 // sparse steps take the three kernels rather than the one-launch cluster
@@ -157,7 +157,7 @@ struct CacheKind {
   SparseKernel sparse_kernel = SparseKernel::Auto;
 };
 
-int64_t densify_limit = -1;  // -1: the model's (GpuModel::densify_limit)
+int64_t densify_limit = 0;  // the cache's default
 
 std::unique_ptr<GpuKvCache> make(const CacheKind& kind, const CacheShape& shape, const Dictionary& dict,
                                  int64_t capacity, int max_step) {
@@ -230,7 +230,6 @@ int main(int argc, char** argv) {
   std::printf("synthetic weights and dictionaries made in %.1f s\n", seconds_since(t0));
   reset_device_bytes_peak();
   GpuModel gpu(model, WeightPrecision::F16, kPrefillStep);
-  if (densify_limit < 0) densify_limit = gpu.densify_limit();
   std::printf("GPU weights: %.1f MiB; densify limit %lld; encode batch %d tokens\n\n", gpu.weight_bytes() / 1048576.0,
               (long long)densify_limit, GpuLexicoCache::auto_encode_batch(shape));
 

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 
 #include "lexico/cuda/device.h"
-#include "lexico/cuda/lexico_cache.h"
 #include "lexico/error.h"
 #include "lexico/half.h"
 #include "blas.h"
@@ -215,10 +214,6 @@ size_t GpuModel::weight_bytes() const {
   for (const DeviceLayer& l : g.layers)
     n += l.matrix_bytes() + l.attn_norm.bytes() + l.ffn_norm.bytes() + l.qkv_bias.bytes();
   return n;
-}
-
-int64_t GpuModel::densify_limit() const {
-  return impl_->layers[0].matrix_bytes() < kLaunchBoundLayerBytes ? GpuLexicoCache::kDensifyLimit : 0;
 }
 
 Matrix GpuModel::forward(std::span<const int> tokens, int64_t pos, GpuKvCache& cache, Logits which,

@@ -67,6 +67,9 @@ int same_codes(const GpuLexicoCache& gpu, const LexicoCache& cpu, int kv_heads, 
   return same;
 }
 
+// A densify limit that puts the tests' decode steps on the dense plan.
+constexpr int64_t kDenseUpTo = 2560;
+
 // The decode steps' attention plans a test runs: sparse on the cluster
 // kernel (the tests' contexts are short) and on the three kernels, and the
 // dense plan (the compressed rows reconstructed).
@@ -77,7 +80,7 @@ struct DecodePlan {
 };
 const DecodePlan kDecodePlans[] = {{"sparse, cluster kernel", 0, SparseKernel::Cluster},
                                    {"sparse, three kernels", 0, SparseKernel::ThreeKernels},
-                                   {"dense", GpuLexicoCache::kDensifyLimit, SparseKernel::ThreeKernels}};
+                                   {"dense", kDenseUpTo, SparseKernel::ThreeKernels}};
 
 void set_plan(GpuLexicoCache& cache, const DecodePlan& plan) {
   cache.set_densify_limit(plan.densify_limit);
@@ -252,18 +255,6 @@ TEST_CASE("GPU model: FP16 decode steps (one token each, the GEMV) give the logi
     const Matrix ref = all.row(t);
     CHECK(relative_error(one, ref) < 1e-3f);
   }
-}
-
-TEST_CASE("GPU model: the Lexico cache's densify limit follows the layer weights' size") {
-  LEXICO_REQUIRE_GPU();
-  ModelConfig c = small_config(false, true);
-  c.n_layers = 1;
-  c.dim = 1024;
-  c.n_heads = c.n_kv_heads = 16;
-  c.hidden_dim = 2048;  // 10.5 M weights a layer: 21 MB in FP16, 42 MB in FP32
-  const Model cpu = synthetic_model(c, 3);
-  CHECK(GpuModel(cpu, WeightPrecision::F16).densify_limit() == GpuLexicoCache::kDensifyLimit);
-  CHECK(GpuModel(cpu, WeightPrecision::F32).densify_limit() == 0);
 }
 
 TEST_CASE("GPU lexico cache follows the CPU LexicoCache step by step") {
@@ -532,6 +523,7 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
     // sparse one leaves that to attend.
     auto filled = [&](int64_t limit) {
       auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 400, 64, /*overlap_encoding=*/false);
+      CHECK(cache->densify_limit() == 0);  // by default every decode step is sparse
       cache->set_sparse_kernel(SparseKernel::ThreeKernels);  // the cluster kernel would take the dense plan's steps
       for (int step = 0; step < 5; ++step) {  // steps 2-5: multi-token steps on the dense plan
         cache->append(0, k.data(), v.data(), 64, nullptr);
@@ -549,9 +541,9 @@ TEST_CASE("GPU lexico cache: the dense plan (reconstructed rows) attends as the 
       LEXICO_CUDA_CHECK(cudaMemcpy(host.data(), out.data(), out.bytes(), cudaMemcpyDeviceToHost));
       return Eigen::Map<const Eigen::MatrixXf>(host.data(), m, shape.n_heads).eval();
     };
-    const auto fused = filled(GpuLexicoCache::kDensifyLimit), apart = filled(0);
-    const Eigen::MatrixXf dense = attend(*fused, GpuLexicoCache::kDensifyLimit), sparse = attend(*fused, 0);
-    CHECK(attend(*apart, GpuLexicoCache::kDensifyLimit) == dense);  // the same rows, reconstructed by attend
+    const auto fused = filled(kDenseUpTo), apart = filled(0);
+    const Eigen::MatrixXf dense = attend(*fused, kDenseUpTo), sparse = attend(*fused, 0);
+    CHECK(attend(*apart, kDenseUpTo) == dense);  // the same rows, reconstructed by attend
     const float err = (dense - sparse).cwiseAbs().maxCoeff() / sparse.cwiseAbs().maxCoeff();
     MESSAGE("head_dim " << m << ": dense plan vs sparse kernels, max relative difference " << err);
     CHECK(err > 0.0f);  // two different computations
@@ -583,6 +575,7 @@ TEST_CASE("GPU lexico cache: the dense scratch holds one layer; attending layers
   // Both caches: 3 steps of 32 tokens a layer, then one token (the dense plan).
   auto filled = [&] {
     auto cache = std::make_unique<GpuLexicoCache>(shape, dict, o, 200, 32, /*overlap_encoding=*/false);
+    cache->set_densify_limit(kDenseUpTo);
     cache->set_sparse_kernel(SparseKernel::ThreeKernels);  // the cluster kernel would take the dense plan's steps
     for (int step = 0; step < 3; ++step) {
       for (int l = 0; l < 2; ++l) cache->append(l, k(l), v(l), int(n), nullptr);

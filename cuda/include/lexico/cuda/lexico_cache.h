@@ -5,22 +5,20 @@
 // with a tolerance δ a code that stops early is padded with zero
 // coefficients, so the GPU stores 3s bytes where the CPU's CSR stores 3·nnz+2).
 //
-// Attention picks one of two plans a step, by cost:
-//  - decode steps (one query) over more than densify_limit() compressed
-//    tokens: SparseDecodeAttention, never densifying (q·D_k once, gathers,
-//    the values summed in coefficient space, D_v applied once): it reads
-//    3s bytes a vector where a dense cache reads 2m;
+// Attention picks one of two plans a step:
+//  - decode steps (one query): SparseDecodeAttention, never densifying (q·D_k
+//    once, gathers, the values summed in coefficient space, D_v applied
+//    once): it reads 3s bytes a vector where a dense cache reads 2m;
 //  - multi-token steps (a forward call's tokens over earlier calls' codes),
-//    decode steps over few compressed tokens that the one-launch cluster
-//    kernel does not take (SparseKernel::Auto), and decode steps whose
-//    buffer holds more rows than the dictionary has atoms (right after a
-//    long prompt, overlapped): the compressed rows are reconstructed (D·ŷ,
-//    rounded to FP16) into a scratch of one layer's rows, the buffer rows
-//    copied after them, and the dense FP16 kernel attends; one
-//    reconstruction serves all the step's queries, where the sparse kernel
-//    would gather per query, and at short context it costs fewer launches
-//    than the three sparse kernels and the append (the reconstruction
-//    shares the append's launch).
+//    decode steps whose buffer holds more rows than the dictionary has atoms
+//    (right after a long prompt, overlapped), and, when a densify limit is
+//    set, decode steps over at most that many compressed tokens that the
+//    one-launch cluster kernel does not take (SparseKernel::Auto): the
+//    compressed rows are reconstructed (D·ŷ, rounded to FP16) into a scratch
+//    of one layer's rows, the buffer rows copied after them, and the dense
+//    FP16 kernel attends; one reconstruction serves all the step's queries,
+//    where the sparse kernel would gather per query. The reconstruction
+//    shares the append's launch.
 // While nothing is compressed yet (a prompt, however many steps it takes)
 // the dense kernel attends the buffer in place. finish_step() codes the
 // step's overflow of every layer, keys and values, in one GpuOmpEncoder
@@ -95,15 +93,15 @@ class GpuLexicoCache : public GpuKvCache {
   // Scratch and workspace of the two attention plans (not cache storage).
   size_t workspace_bytes() const;
   // Decode steps over at most this many compressed tokens take the dense
-  // plan (default kDensifyLimit, measured in docs/benchmarks.md) unless the
-  // cluster kernel takes them; 0 keeps every decode step sparse. Multi-token
+  // plan unless the cluster kernel takes them. The default, 0, keeps every
+  // decode step sparse: with the runtime's one-token GEMV the sparse kernels
+  // were the faster at every shape measured (docs/benchmarks.md). Multi-token
   // steps always take the dense plan.
   void set_densify_limit(int64_t tokens) { densify_limit_ = tokens; }
   int64_t densify_limit() const { return densify_limit_; }
   // The sparse plan's kernels (SparseDecodeAttention::set_kernel; Auto by
   // default, ThreeKernels for the reference bench_cuda_model measures).
   void set_sparse_kernel(SparseKernel kernel) { attention_.set_kernel(kernel); }
-  static constexpr int64_t kDensifyLimit = 2560;
   int encode_batch() const { return encode_batch_; }
   // ⌊64 / KV heads⌋ tokens (at most one OMP tile of 64 vectors a dictionary), 1 to kMaxEncodeBatch.
   static int auto_encode_batch(const CacheShape& shape);
@@ -156,7 +154,7 @@ class GpuLexicoCache : public GpuKvCache {
   bool overlap_;
   cudaStream_t side_ = nullptr;                         // the encoder's stream when overlapping
   cudaEvent_t rows_ready_ = nullptr, coded_ = nullptr;  // main → side, side → main
-  int64_t densify_limit_ = kDensifyLimit;
+  int64_t densify_limit_ = 0;
   SparseDecodeAttention attention_;
   DenseDecodeAttention dense_attention_;  // the buffer in place, or the densified rows
   DeviceBuffer<uint16_t> dense_keys_, dense_values_;  // FP16, [kv head][capacity + buffer_capacity][m]

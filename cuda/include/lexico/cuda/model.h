@@ -46,16 +46,6 @@ class GpuModel {
 
   const ModelConfig& config() const { return config_; }
   size_t weight_bytes() const;
-  // The densify limit (GpuLexicoCache::set_densify_limit) that suits this
-  // model's decode step. A small model's step is bound by its kernel
-  // launches, so rebuilding a few thousand compressed tokens in the append's
-  // launch costs less than the sparse kernels' extra launch: the cache's
-  // kDensifyLimit. A model whose layer weights take at least
-  // kLaunchBoundLayerBytes is bound by streaming them, so the reconstruction's
-  // GPU time counts in full: 0, every decode step sparse. Measured in
-  // docs/benchmarks.md (SmolLM2-135M, Llama-3.2-1B and Llama-3.1-8B shapes).
-  int64_t densify_limit() const;
-  static constexpr size_t kLaunchBoundLayerBytes = size_t(32) << 20;
   cudaStream_t stream() const;
 
  private:

@@ -25,6 +25,7 @@
 #include <cublas_v2.h>
 #include <cuda_fp16.h>
 
+#include "../src/blas.h"
 #include "../src/model_kernels.cuh"
 #include "lexico/cuda/device.h"
 
@@ -59,19 +60,13 @@ __global__ void fill_half(uint16_t* p, size_t n, uint32_t seed, float scale) {
   }
 }
 
-void check(cublasStatus_t s) {
-  if (s != CUBLAS_STATUS_SUCCESS) {
-    std::fprintf(stderr, "bench_cuda_gemv: cuBLAS error %d\n", int(s));
-    std::exit(1);
-  }
-}
-
 void run_cublas(cublasHandle_t blas, const std::vector<Product>& step) {
   const float one = 1.0f, zero = 0.0f;
   for (const Product& p : step)
-    check(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, p.rows, 1, p.cols, &one, p.w, CUDA_R_16F, p.cols, p.x,
-                       CUDA_R_16F, p.cols, p.accumulate ? &one : &zero, p.y, CUDA_R_32F, p.rows, CUBLAS_COMPUTE_32F,
-                       CUBLAS_GEMM_DEFAULT));
+    check_blas(cublasGemmEx(blas, CUBLAS_OP_T, CUBLAS_OP_N, p.rows, 1, p.cols, &one, p.w, CUDA_R_16F, p.cols, p.x,
+                            CUDA_R_16F, p.cols, p.accumulate ? &one : &zero, p.y, CUDA_R_32F, p.rows,
+                            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx");
 }
 
 void run_gemv(cudaStream_t stream, const std::vector<Product>& step) {
@@ -196,14 +191,19 @@ int main(int argc, char** argv) {
   std::printf("one decode step's weight products (every layer, then the classifier), %d steps, GPU ms per step:\n", reps);
   std::printf("| shape | products | MB of weights | cuBLAS GemmEx | lexico gemv | ratio | max diff / max |y| |\n");
   std::printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-  cudaStream_t stream;
-  LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  cublasHandle_t blas;
-  check(cublasCreate(&blas));
-  check(cublasSetStream(blas, stream));
-  for (const Shape& s : kShapes)
-    if (which == "all" || which == s.name) bench(s, reps, stream, blas);
-  cublasDestroy(blas);
-  cudaStreamDestroy(stream);
+  try {
+    cudaStream_t stream;
+    LEXICO_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    cublasHandle_t blas;
+    check_blas(cublasCreate(&blas), "cublasCreate");
+    check_blas(cublasSetStream(blas, stream), "cublasSetStream");
+    for (const Shape& s : kShapes)
+      if (which == "all" || which == s.name) bench(s, reps, stream, blas);
+    cublasDestroy(blas);
+    cudaStreamDestroy(stream);
+  } catch (const std::exception& e) {  // out of GPU memory for a shape's weights, a cuBLAS failure
+    std::fprintf(stderr, "bench_cuda_gemv: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

@@ -114,17 +114,6 @@ double fill(GpuKvCache& cache, int64_t context, cudaStream_t stream) {
   return seconds_since(t0);
 }
 
-// Milliseconds per decoded token over kDecodeTokens tokens from position `pos`.
-double decode_ms(GpuModel& model, GpuKvCache& cache, int64_t pos) {
-  const std::vector<int> tokens = synthetic_tokens(kDecodeTokens + 2, model.config().vocab_size, 9);
-  model.forward(std::span<const int>(tokens.data(), 1), pos, cache);  // warm-up
-  model.forward(std::span<const int>(tokens.data() + 1, 1), pos + 1, cache);
-  const auto t0 = Clock::now();
-  for (int i = 0; i < kDecodeTokens; ++i)
-    model.forward(std::span<const int>(tokens.data() + 2 + i, 1), pos + 2 + i, cache);
-  return seconds_since(t0) * 1e3 / kDecodeTokens;
-}
-
 // Holds its stream for kHoldMs, then notes when it let go.
 constexpr int kHoldMs = 5;
 void CUDART_CB hold_stream(void* end) {
@@ -132,18 +121,20 @@ void CUDART_CB hold_stream(void* end) {
   *static_cast<Clock::time_point*>(end) = Clock::now();
 }
 
-// As decode_ms, but each token's launches wait behind hold_stream: GPU
-// milliseconds per token (from the hold's end until forward returns).
-double decode_gpu_ms(GpuModel& model, GpuKvCache& cache, int64_t pos) {
+// Milliseconds per decoded token over kDecodeTokens tokens from position
+// `pos`, each token timed from its forward call to the logits. With
+// `gpu_only`, each token's launches wait behind hold_stream and its time
+// starts at the hold's end: the GPU's time alone.
+double decode_ms(GpuModel& model, GpuKvCache& cache, int64_t pos, bool gpu_only = false) {
   const std::vector<int> tokens = synthetic_tokens(kDecodeTokens + 2, model.config().vocab_size, 9);
   model.forward(std::span<const int>(tokens.data(), 1), pos, cache);  // warm-up
   model.forward(std::span<const int>(tokens.data() + 1, 1), pos + 1, cache);
   double total = 0;
-  Clock::time_point released;
   for (int i = 0; i < kDecodeTokens; ++i) {
-    LEXICO_CUDA_CHECK(cudaLaunchHostFunc(model.stream(), hold_stream, &released));
+    Clock::time_point start = Clock::now();
+    if (gpu_only) LEXICO_CUDA_CHECK(cudaLaunchHostFunc(model.stream(), hold_stream, &start));
     model.forward(std::span<const int>(tokens.data() + 2 + i, 1), pos + 2 + i, cache);
-    total += std::chrono::duration<double>(Clock::now() - released).count();
+    total += seconds_since(start);
   }
   return total * 1e3 / kDecodeTokens;
 }
@@ -321,7 +312,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> gpu_round_ms(kinds.size());
     for (int r = rounds; r < all_rounds; ++r)
       for (size_t k = 0; k < kinds.size(); ++k)
-        gpu_round_ms[k].push_back(decode_gpu_ms(gpu, *caches[k], context + r * (kDecodeTokens + 2)));
+        gpu_round_ms[k].push_back(decode_ms(gpu, *caches[k], context + r * (kDecodeTokens + 2), /*gpu_only=*/true));
     std::vector<double> gpu_ms;
     for (auto& v : gpu_round_ms) {
       std::sort(v.begin(), v.end());
